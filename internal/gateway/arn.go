@@ -1,0 +1,108 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxResourceLength is the longest Resource value API Gateway accepts in an
+// authorizer's policy statement.
+const MaxResourceLength = 512
+
+// ARN is an execute-api method or route ARN, the resource every statement of an
+// authorizer's policy names:
+//
+//	arn:PARTITION:execute-api:REGION:ACCOUNT:API/STAGE/VERB/PATH   (REST, HTTP)
+//	arn:PARTITION:execute-api:REGION:ACCOUNT:API/STAGE/ROUTE       (WebSocket $connect)
+//
+// The path is kept as API Gateway wrote it: it may contain ':' and encoded characters.
+type ARN struct {
+	Partition string
+	Region    string
+	AccountID string
+	APIID     string
+	Stage     string
+	// Method is the HTTP verb, or "" when the ARN names a route key.
+	Method string
+	// Path is the resource path with its leading "/", or the route key (such as
+	// "$connect") when Method is "".
+	Path string
+
+	raw string
+}
+
+// ParseARN parses an execute-api method or route ARN.
+func ParseARN(s string) (ARN, error) {
+	if s == "" {
+		return ARN{}, errors.New("gateway: the event has no method ARN")
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return ARN{}, errors.New("gateway: method ARN contains a control character")
+		}
+	}
+	// The path may contain ':', so only the first five separate fields.
+	fields := strings.SplitN(s, ":", 6)
+	if len(fields) != 6 || fields[0] != "arn" || fields[2] != "execute-api" {
+		return ARN{}, fmt.Errorf("gateway: %q is not an execute-api ARN", truncate(s, 80))
+	}
+	a := ARN{Partition: fields[1], Region: fields[3], AccountID: fields[4], raw: s}
+	if a.Partition == "" || a.Region == "" || a.AccountID == "" {
+		return ARN{}, fmt.Errorf("gateway: ARN %q lacks a partition, region or account", truncate(s, 80))
+	}
+	segments := strings.SplitN(fields[5], "/", 4)
+	if len(segments) < 3 || segments[0] == "" || segments[1] == "" || segments[2] == "" {
+		return ARN{}, fmt.Errorf("gateway: ARN %q lacks an API id, stage or verb", truncate(s, 80))
+	}
+	a.APIID, a.Stage = segments[0], segments[1]
+	switch {
+	case len(segments) == 4:
+		a.Method, a.Path = segments[2], "/"+segments[3]
+	case strings.HasPrefix(segments[2], "$"):
+		a.Path = segments[2] // a route key: $connect, $default
+	default:
+		a.Method, a.Path = segments[2], "/"
+	}
+	return a, nil
+}
+
+// String returns the ARN exactly as API Gateway sent it.
+func (a ARN) String() string { return a.raw }
+
+// HasWildcard reports whether the ARN contains a character IAM treats as a
+// wildcard. Such an ARN cannot name only itself in an Allow statement.
+func (a ARN) HasWildcard() bool { return strings.ContainsAny(a.raw, "*?") }
+
+// Resource returns the ARN of method and path (a grant pattern, "*" allowed) on the
+// same API and stage. For a route-key ARN (WebSocket), the path names the route and
+// the method is ignored: "$connect" and "/$connect" both give API/STAGE/$connect.
+func (a ARN) Resource(method, path string) string {
+	prefix := "arn:" + a.Partition + ":execute-api:" + a.Region + ":" + a.AccountID + ":" + a.APIID + "/" + a.Stage + "/"
+	path = strings.TrimPrefix(path, "/")
+	if a.Method == "" {
+		return prefix + path
+	}
+	return prefix + method + "/" + path
+}
+
+// denyResource returns a Resource that covers arn and fits API Gateway's limit:
+// a longer ARN is cut and ends in "*", which denies more, never less.
+func denyResource(arn string) string {
+	if len(arn) <= MaxResourceLength {
+		return arn
+	}
+	return truncate(arn, MaxResourceLength-1) + "*"
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,77 @@
+package gateway
+
+import (
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// invokeAction is the only action an authorizer's policy grants or denies.
+const invokeAction = "execute-api:Invoke"
+
+// Allows reports whether API Gateway would let a request on arn through under doc,
+// with IAM's rules: a matching Deny statement wins over any Allow, and without a
+// matching Allow the request is denied.
+func Allows(doc events.APIGatewayCustomAuthorizerPolicy, arn string) bool {
+	allowed := false
+	for _, st := range doc.Statement {
+		if !statementMatches(st, arn) {
+			continue
+		}
+		switch st.Effect {
+		case "Deny":
+			return false
+		case "Allow":
+			allowed = true
+		}
+	}
+	return allowed
+}
+
+func statementMatches(st events.IAMPolicyStatement, arn string) bool {
+	action := false
+	for _, a := range st.Action {
+		// Action names are case-insensitive in IAM; resources are not.
+		if wildcardMatch(strings.ToLower(a), strings.ToLower(invokeAction)) {
+			action = true
+			break
+		}
+	}
+	if !action {
+		return false
+	}
+	for _, r := range st.Resource {
+		if wildcardMatch(r, arn) {
+			return true
+		}
+	}
+	return false
+}
+
+// wildcardMatch matches s against an IAM pattern: '*' matches any run of
+// characters ('/' and ':' included) and '?' exactly one. It runs in O(len·len) at
+// worst and without recursion, so a hostile ARN cannot make it slow.
+func wildcardMatch(pattern, s string) bool {
+	p, i := 0, 0
+	star, mark := -1, 0
+	for i < len(s) {
+		switch {
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
+			p++
+			i++
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, i
+			p++
+		case star >= 0:
+			p = star + 1
+			mark++
+			i = mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}

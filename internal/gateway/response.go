@@ -1,0 +1,123 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/apigw-authz/authz/internal/decision"
+)
+
+// ErrNotRepresentable means no IAM policy can say what the decision says, for
+// example an Allow of an ARN that contains IAM wildcard characters or exceeds
+// API Gateway's Resource limit. The caller must deny.
+var ErrNotRepresentable = errors.New("gateway: the decision cannot be expressed as an IAM policy")
+
+// Responder shapes the core's verdicts into the responses API Gateway expects.
+type Responder struct {
+	// SimpleResponses answers HTTP payload 2.0 events with {isAuthorized, context}
+	// instead of an IAM policy, like API Gateway's EnableSimpleResponses.
+	SimpleResponses bool
+}
+
+// Allow lets the request through. The policy allows every grant, so that API
+// Gateway's authorizer cache can reuse it for this identity's other requests, and
+// this request's ARN if the grants do not already cover it.
+func (r Responder) Allow(ev *Event, d *decision.Decision, principalID string) (any, error) {
+	if r.simple(ev) {
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: d.Context}, nil
+	}
+	resources, err := grantResources(ev.ARN, d.Grants)
+	if err != nil {
+		return nil, err
+	}
+	arn := ev.ARN.String()
+	if !Allows(policy(statement("Allow", resources)), arn) {
+		switch {
+		case ev.ARN.HasWildcard():
+			return nil, fmt.Errorf("%w: the method ARN contains * or ?, which IAM reads as wildcards, and no grant covers it", ErrNotRepresentable)
+		case len(arn) > MaxResourceLength:
+			return nil, fmt.Errorf("%w: the method ARN has %d characters, over API Gateway's %d, and no grant covers it", ErrNotRepresentable, len(arn), MaxResourceLength)
+		}
+		resources = append(resources, arn)
+	}
+	return r.policyResponse(ev, principalID, policy(statement("Allow", resources)), d), nil
+}
+
+// Deny refuses the request and still allows the grants, so that a cached policy
+// answers this identity's other requests as the policy would.
+func (r Responder) Deny(ev *Event, d *decision.Decision, principalID string) (any, error) {
+	if r.simple(ev) {
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false, Context: d.Context}, nil
+	}
+	resources, err := grantResources(ev.ARN, d.Grants)
+	if err != nil {
+		return nil, err
+	}
+	statements := []events.IAMPolicyStatement{statement("Deny", []string{denyResource(ev.ARN.String())})}
+	if len(resources) > 0 {
+		statements = append(statements, statement("Allow", resources))
+	}
+	return r.policyResponse(ev, principalID, policy(statements...), d), nil
+}
+
+// Fail answers a request the core could not decide: a Deny of this ARN and nothing
+// else. It accepts an event that failed to decode, or nil, and then denies
+// everything ("*"), which API Gateway may cache for the identity but never allows.
+func (r Responder) Fail(ev *Event, principalID string) any {
+	if ev != nil && r.simple(ev) {
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}
+	}
+	resource := "*"
+	if ev != nil && ev.ARN.String() != "" {
+		resource = denyResource(ev.ARN.String())
+	}
+	return r.policyResponse(ev, principalID, policy(statement("Deny", []string{resource})), nil)
+}
+
+func (r Responder) simple(ev *Event) bool {
+	return r.SimpleResponses && ev.Kind == KindHTTP && ev.PayloadVersion == "2.0"
+}
+
+func (r Responder) policyResponse(ev *Event, principalID string, doc events.APIGatewayCustomAuthorizerPolicy, d *decision.Decision) any {
+	var ctx map[string]any
+	var usageKey string
+	if d != nil {
+		ctx, usageKey = d.Context, d.UsageIdentifierKey
+	}
+	if ev != nil && ev.Kind == KindHTTP && ev.PayloadVersion == "2.0" {
+		// Payload 2.0 keeps context values as they are.
+		return events.APIGatewayV2CustomAuthorizerIAMPolicyResponse{PrincipalID: principalID, PolicyDocument: doc, Context: ctx}
+	}
+	if ev == nil || (ev.Kind != KindREST && ev.Kind != KindToken) {
+		usageKey = "" // usage plans exist only for REST APIs
+	}
+	return events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID:        principalID,
+		PolicyDocument:     doc,
+		Context:            flattenContext(ctx),
+		UsageIdentifierKey: usageKey,
+	}
+}
+
+// grantResources turns grants into ARNs on the request's API and stage.
+func grantResources(arn ARN, grants []decision.Grant) ([]string, error) {
+	resources := make([]string, 0, len(grants)+1)
+	for _, g := range grants {
+		res := arn.Resource(g.Method, g.Path)
+		if len(res) > MaxResourceLength {
+			return nil, fmt.Errorf("%w: grant %s %s gives an ARN of %d characters, over API Gateway's %d", ErrNotRepresentable, g.Method, truncate(g.Path, 40), len(res), MaxResourceLength)
+		}
+		resources = append(resources, res)
+	}
+	return resources, nil
+}
+
+func statement(effect string, resources []string) events.IAMPolicyStatement {
+	return events.IAMPolicyStatement{Action: []string{invokeAction}, Effect: effect, Resource: resources}
+}
+
+func policy(statements ...events.IAMPolicyStatement) events.APIGatewayCustomAuthorizerPolicy {
+	return events.APIGatewayCustomAuthorizerPolicy{Version: "2012-10-17", Statement: statements}
+}

@@ -1,0 +1,245 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/apigw-authz/authz/internal/decision"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden response files")
+
+func decode(t *testing.T, name string) *Event {
+	t.Helper()
+	ev, err := Decode(readEvent(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func decisionOf(t *testing.T, doc string) *decision.Decision {
+	t.Helper()
+	var v any
+	dec := json.NewDecoder(strings.NewReader(doc))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	d, err := decision.Parse(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestResponsesGolden compares every response shape with a golden file under
+// testdata/responses. Run with -update to rewrite them after a deliberate change.
+func TestResponsesGolden(t *testing.T) {
+	const richContext = `{"tenant":"acme","roles":["admin","reader"],"limits":{"rpm":10},"n":3,"ok":true,"gone":null}`
+	tests := []struct {
+		name     string
+		event    string
+		simple   bool
+		decision string
+		respond  string // allow, deny, fail
+	}{
+		{"rest-allow-grants", "rest-request-edge.json", false,
+			`{"allow":true,"grants":[{"method":"GET","path":"/orders/*"},{"method":"*","path":"/profile"}],"context":` + richContext + `,"usage_identifier_key":"key-1"}`, "allow"},
+		{"rest-allow-no-grants", "rest-request-edge.json", false, `{"allow":true}`, "allow"},
+		{"rest-deny-grants", "rest-request-edge.json", false,
+			`{"allow":false,"grants":[{"method":"GET","path":"/profile"}],"context":{"tenant":"acme"}}`, "deny"},
+		{"token-fail", "token-root.json", false, "", "fail"},
+		{"http2-simple-allow", "http-v2-route.json", true, `{"allow":true,"context":` + richContext + `}`, "allow"},
+		{"http2-simple-deny", "http-v2-route.json", true, `{"allow":false,"context":{"tenant":"acme"}}`, "deny"},
+		{"http2-simple-fail", "http-v2-route.json", true, "", "fail"},
+		{"http2-iam-allow", "http-v2-route.json", false,
+			`{"allow":true,"grants":[{"method":"DELETE","path":"/orders/*"}],"context":` + richContext + `}`, "allow"},
+		{"http2-iam-deny", "http-v2-route.json", false, `{"allow":false}`, "deny"},
+		{"websocket-allow", "websocket-connect.json", false,
+			`{"allow":true,"grants":[{"method":"*","path":"$connect"}],"context":{"roles":["chat"]},"usage_identifier_key":"ignored"}`, "allow"},
+		{"websocket-fail", "websocket-connect.json", false, "", "fail"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := decode(t, tt.event)
+			r := Responder{SimpleResponses: tt.simple}
+			var (
+				got any
+				err error
+			)
+			switch tt.respond {
+			case "allow":
+				got, err = r.Allow(ev, decisionOf(t, tt.decision), "user-1")
+			case "deny":
+				got, err = r.Deny(ev, decisionOf(t, tt.decision), "user-1")
+			default:
+				got = r.Fail(ev, "user-1")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := json.MarshalIndent(got, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = append(b, '\n')
+			path := filepath.Join("testdata", "responses", tt.name+".json")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if !bytes.Equal(b, want) {
+				t.Fatalf("response differs from %s:\n%s", path, b)
+			}
+		})
+	}
+}
+
+// TestResponsesEnforce checks responses by what API Gateway would do with them,
+// which is what matters, independently of the golden files' exact text.
+func TestResponsesEnforce(t *testing.T) {
+	ev := decode(t, "rest-request-edge.json")
+	arn := ev.ARN.String()
+	other := ev.ARN.Resource("GET", "/profile")
+	r := Responder{}
+	policyOf := func(resp any) events.APIGatewayCustomAuthorizerPolicy {
+		t.Helper()
+		p, ok := resp.(events.APIGatewayCustomAuthorizerResponse)
+		if !ok {
+			t.Fatalf("response is %T, want an IAM policy response", resp)
+		}
+		return p.PolicyDocument
+	}
+
+	resp, err := r.Allow(ev, decisionOf(t, `{"allow":true,"grants":[{"method":"GET","path":"/profile"}]}`), "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc := policyOf(resp); !Allows(doc, arn) || !Allows(doc, other) || Allows(doc, ev.ARN.Resource("POST", "/profile")) {
+		t.Errorf("allow with a grant elsewhere must allow this ARN and the grant, nothing more: %+v", doc)
+	}
+
+	resp, err = r.Deny(ev, decisionOf(t, `{"allow":false,"grants":[{"method":"*","path":"*"}]}`), "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc := policyOf(resp); Allows(doc, arn) || !Allows(doc, other) {
+		t.Errorf("deny must refuse this ARN even under a grant of everything, and keep the grants: %+v", doc)
+	}
+
+	if doc := policyOf(r.Fail(ev, "u")); Allows(doc, arn) || Allows(doc, other) {
+		t.Errorf("fail must allow nothing: %+v", doc)
+	}
+	if doc := policyOf(r.Fail(nil, "u")); Allows(doc, arn) || doc.Statement[0].Resource[0] != "*" {
+		t.Errorf("fail without an event must deny everything: %+v", doc)
+	}
+}
+
+func TestAllowRefusesWhatIAMCannotSay(t *testing.T) {
+	longPath := "/" + strings.Repeat("a", MaxResourceLength)
+	wildcard := mustEvent(t, "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/files/*")
+	long := mustEvent(t, "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET"+longPath)
+	tests := []struct {
+		name     string
+		ev       *Event
+		decision string
+		wantErr  bool
+	}{
+		{"a wildcard in the ARN would allow more than this request", wildcard, `{"allow":true}`, true},
+		{"a grant covering the wildcard ARN is the policy's own choice", wildcard, `{"allow":true,"grants":[{"method":"GET","path":"/files/*"}]}`, false},
+		{"an ARN over the limit cannot be named", long, `{"allow":true}`, true},
+		{"a grant covering the long ARN is fine", long, `{"allow":true,"grants":[{"method":"GET","path":"/a*"}]}`, false},
+		{"a grant over the limit cannot be named", long, `{"allow":true,"grants":[{"method":"GET","path":"` + longPath + `"}]}`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := Responder{}.Allow(tt.ev, decisionOf(t, tt.decision), "u")
+			if tt.wantErr {
+				if !errors.Is(err, ErrNotRepresentable) || resp != nil {
+					t.Fatalf("Allow = %v, %v; want no response and ErrNotRepresentable", resp, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc := resp.(events.APIGatewayCustomAuthorizerResponse).PolicyDocument
+			for _, st := range doc.Statement {
+				for _, res := range st.Resource {
+					if len(res) > MaxResourceLength {
+						t.Errorf("resource of %d characters", len(res))
+					}
+				}
+			}
+			if !Allows(doc, tt.ev.ARN.String()) {
+				t.Errorf("allowed decision does not allow its own ARN: %+v", doc)
+			}
+		})
+	}
+
+	// A Deny still fits: the ARN is cut and ends in '*'.
+	resp, err := Responder{}.Deny(long, decisionOf(t, `{"allow":false}`), "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := resp.(events.APIGatewayCustomAuthorizerResponse).PolicyDocument
+	if res := doc.Statement[0].Resource[0]; len(res) > MaxResourceLength || !strings.HasSuffix(res, "*") {
+		t.Errorf("deny resource %q does not fit", res)
+	}
+}
+
+func mustEvent(t *testing.T, arn string) *Event {
+	t.Helper()
+	ev, err := Decode([]byte(`{"type":"TOKEN","authorizationToken":"x","methodArn":"` + arn + `"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func TestFlattenContext(t *testing.T) {
+	in := map[string]any{
+		"s": "x", "b": false, "n": json.Number("1.5"), "f": 2.0,
+		"roles":  []any{"a", "b", nil, json.Number("3"), true},
+		"empty":  []any{},
+		"mixed":  []any{"a", map[string]any{"k": "v"}},
+		"obj":    map[string]any{"z": 1.0, "a": []any{"x"}},
+		"absent": nil,
+	}
+	want := map[string]any{
+		"s": "x", "b": false, "n": json.Number("1.5"), "f": 2.0,
+		"roles": "a,b,3,true",
+		"empty": "",
+		"mixed": `["a",{"k":"v"}]`,
+		"obj":   `{"a":["x"],"z":1}`,
+	}
+	got := flattenContext(in)
+	if len(got) != len(want) {
+		t.Fatalf("got %d keys %v, want %d", len(got), got, len(want))
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s = %#v, want %#v", k, got[k], w)
+		}
+	}
+	if flattenContext(nil) != nil {
+		t.Error("no context must flatten to none")
+	}
+}
