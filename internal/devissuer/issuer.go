@@ -1,0 +1,213 @@
+// Package devissuer is a real OpenID Connect issuer for local runs and tests: it
+// serves a discovery document and a JSON Web Key Set on a loopback address, with
+// keys generated at start, and mints signed tokens for any claims. Tokens it
+// mints go through the same verification path as an identity provider's.
+//
+// It must never be used as a production identity provider: its keys live in
+// memory and anyone who can reach it can ask for nothing but its public keys,
+// but anyone holding the process can mint anything.
+package devissuer
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// Options configure an issuer. Zero values take the defaults.
+type Options struct {
+	// Addr is the loopback address to listen on. Default "127.0.0.1:0", a free port.
+	Addr string
+	// Algorithm signs tokens: RS256 (default), PS256 or ES256.
+	Algorithm string
+	// Audience is the default aud of minted tokens. Default "api://default".
+	Audience string
+	// TTL is the default lifetime of minted tokens. Default one hour.
+	TTL time.Duration
+}
+
+// Issuer is a running development issuer.
+type Issuer struct {
+	// URL is the issuer URL, the iss of every token: http://127.0.0.1:PORT.
+	URL string
+
+	opts     Options
+	server   *http.Server
+	listener net.Listener
+
+	mu      sync.Mutex
+	keys    []*jose.JSONWebKey // private keys, the current one last
+	jwksHit atomic.Int64
+}
+
+// Start generates a key and starts serving on a loopback address.
+func Start(opts Options) (*Issuer, error) {
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.Algorithm == "" {
+		opts.Algorithm = "RS256"
+	}
+	if opts.Audience == "" {
+		opts.Audience = "api://default"
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = time.Hour
+	}
+	host, _, err := net.SplitHostPort(opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("devissuer: address %q: %v", opts.Addr, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("devissuer: %q is not a loopback address; the dev issuer only listens on loopback", opts.Addr)
+	}
+	iss := &Issuer{opts: opts}
+	if _, err := iss.Rotate(); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("devissuer: %v", err)
+	}
+	iss.listener = ln
+	iss.URL = "http://" + ln.Addr().String()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", iss.serveDiscovery)
+	mux.HandleFunc("GET /keys", iss.serveKeys)
+	iss.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = iss.server.Serve(ln) }()
+	return iss, nil
+}
+
+// Close stops the server.
+func (i *Issuer) Close() error { return i.server.Close() }
+
+// JWKSURL is the URL of the key set.
+func (i *Issuer) JWKSURL() string { return i.URL + "/keys" }
+
+// Audience is the default audience of minted tokens.
+func (i *Issuer) Audience() string { return i.opts.Audience }
+
+// Algorithm is the signing algorithm of minted tokens.
+func (i *Issuer) Algorithm() string { return i.opts.Algorithm }
+
+// KeySetFetches counts the requests for the key set served so far.
+func (i *Issuer) KeySetFetches() int64 { return i.jwksHit.Load() }
+
+// Rotate generates a new signing key, publishes it beside the old ones and makes
+// it the one Mint uses. It returns the new key's kid.
+func (i *Issuer) Rotate() (string, error) {
+	var priv crypto.Signer
+	var err error
+	switch i.opts.Algorithm {
+	case "RS256", "PS256":
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "ES256":
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return "", fmt.Errorf("devissuer: algorithm %q is not one of RS256, PS256, ES256", i.opts.Algorithm)
+	}
+	if err != nil {
+		return "", err
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	kid := fmt.Sprintf("dev-%x", id)
+	i.keys = append(i.keys, &jose.JSONWebKey{Key: priv, KeyID: kid, Algorithm: i.opts.Algorithm, Use: "sig"})
+	return kid, nil
+}
+
+// Claims returns the registered claims of a token for sub: iss, sub, aud, iat, nbf
+// and exp, ready for more claims to be added.
+func (i *Issuer) Claims(sub string) map[string]any {
+	now := time.Now()
+	return map[string]any{
+		"iss": i.URL,
+		"sub": sub,
+		"aud": i.opts.Audience,
+		"iat": now.Unix(),
+		"nbf": now.Unix(),
+		"exp": now.Add(i.opts.TTL).Unix(),
+	}
+}
+
+// Mint signs claims with the current key. Extra header fields (such as typ) may
+// be given; kid and alg are always set.
+func (i *Issuer) Mint(claims map[string]any, header map[string]any) (string, error) {
+	i.mu.Lock()
+	key := i.keys[len(i.keys)-1]
+	i.mu.Unlock()
+	opts := &jose.SignerOptions{}
+	opts.WithType("JWT")
+	for k, v := range header {
+		opts.WithHeader(jose.HeaderKey(k), v)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(key.Algorithm), Key: key}, opts)
+	if err != nil {
+		return "", err
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
+}
+
+// MustMint is Mint for tests and examples, where a failure is a bug.
+func (i *Issuer) MustMint(claims map[string]any) string {
+	tok, err := i.Mint(claims, nil)
+	if err != nil {
+		panic(err)
+	}
+	return tok
+}
+
+func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, map[string]any{
+		"issuer":                                i.URL,
+		"jwks_uri":                              i.JWKSURL(),
+		"authorization_endpoint":                i.URL + "/authorize",
+		"token_endpoint":                        i.URL + "/token",
+		"response_types_supported":              []string{"code"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{i.opts.Algorithm},
+	})
+}
+
+func (i *Issuer) serveKeys(w http.ResponseWriter, _ *http.Request) {
+	i.jwksHit.Add(1)
+	i.mu.Lock()
+	set := jose.JSONWebKeySet{}
+	for _, k := range i.keys {
+		set.Keys = append(set.Keys, k.Public())
+	}
+	i.mu.Unlock()
+	writeJSON(w, set)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,308 @@
+package identity
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// minRSABits is the smallest RSA key accepted; smaller keys in a key set are ignored.
+const minRSABits = 2048
+
+// keySet is an issuer's remote JSON Web Key Set. It implements go-oidc's KeySet.
+// Keys are fetched once and shared; an unknown kid refetches at most once per
+// cooldown, so a flood of made-up kids cannot hammer the identity provider; keys
+// older than maxAge are refreshed on use; and a failed fetch keeps the old keys.
+type keySet struct {
+	url      string
+	client   *http.Client
+	cooldown time.Duration
+	maxAge   time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+
+	mu        sync.Mutex
+	keys      []jose.JSONWebKey
+	fetchedAt time.Time     // last successful fetch
+	triedAt   time.Time     // last attempt, successful or not
+	inflight  chan struct{} // closed when the running fetch ends
+	fetches   int           // attempts, for tests and metrics
+}
+
+// keyErrKey carries a *error through go-oidc, which flattens the key set's error
+// into text, so that the verifier can still tell why the key set refused.
+type keyErrKey struct{}
+
+// VerifySignature verifies the JWS with the issuer's keys and returns its payload.
+func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
+	payload, err := k.verify(ctx, raw)
+	if err != nil {
+		if slot, ok := ctx.Value(keyErrKey{}).(*error); ok {
+			*slot = err
+		}
+	}
+	return payload, err
+}
+
+func (k *keySet) verify(ctx context.Context, raw string) ([]byte, error) {
+	jws, err := jose.ParseSignedCompact(raw, asymmetricAlgorithms)
+	if err != nil {
+		return nil, fail(ReasonMalformed, "%v", err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, fail(ReasonMalformed, "expected one signature, got %d", len(jws.Signatures))
+	}
+	header := jws.Signatures[0].Protected
+	candidates, err := k.candidates(ctx, header.KeyID, header.Algorithm)
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range candidates {
+		if payload, err := jws.Verify(key.Key); err == nil {
+			return payload, nil
+		}
+	}
+	return nil, fail(ReasonSignature, "the signature does not verify with key %q", truncate(header.KeyID, 64))
+}
+
+// candidates returns the keys that may have signed a token with this kid and alg,
+// fetching the set first if it has none, or if the kid is unknown and the
+// cooldown allows.
+func (k *keySet) candidates(ctx context.Context, kid, alg string) ([]jose.JSONWebKey, error) {
+	keys, stale := k.current()
+	if keys == nil {
+		if err := k.refresh(ctx); err != nil {
+			return nil, err
+		}
+		keys, _ = k.current()
+	} else if stale {
+		// Old keys keep working while new ones are fetched: a revoked key
+		// goes within maxAge, and no request waits for it.
+		k.start()
+	}
+	match := matching(keys, kid, alg)
+	if len(match) == 0 && kid != "" && !containsKID(keys, kid) {
+		// The identity provider may have rotated its keys.
+		if k.refresh(ctx) == nil {
+			keys, _ = k.current()
+			match = matching(keys, kid, alg)
+		}
+	}
+	if len(match) > 0 {
+		return match, nil
+	}
+	switch {
+	case kid == "" && len(keys) > 1:
+		return nil, fail(ReasonUnknownKey, "the token has no kid and the key set holds %d keys", len(keys))
+	case containsKID(keys, kid):
+		return nil, fail(ReasonUnknownKey, "key %q is not for alg %s", truncate(kid, 64), alg)
+	default:
+		return nil, fail(ReasonUnknownKey, "no key %q in the key set", truncate(kid, 64))
+	}
+}
+
+func (k *keySet) current() (keys []jose.JSONWebKey, stale bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.keys, k.keys != nil && k.now().Sub(k.fetchedAt) > k.maxAge
+}
+
+// refresh fetches the key set and waits for the result, unless an attempt ran
+// within the cooldown. Callers arriving during a fetch wait for that one.
+func (k *keySet) refresh(ctx context.Context) error {
+	done, ok := k.start()
+	if !ok {
+		return fail(ReasonUnavailable, "the key set of %s was fetched less than %s ago", k.url, k.cooldown)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fail(ReasonUnavailable, "waiting for the key set of %s: %v", k.url, ctx.Err())
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.keys == nil || k.fetchedAt.Before(k.triedAt) {
+		return fail(ReasonUnavailable, "fetching the key set of %s failed", k.url)
+	}
+	return nil
+}
+
+// start begins a fetch, or joins the one running, and returns a channel closed
+// when it ends. It reports false when the cooldown forbids a new attempt.
+func (k *keySet) start() (<-chan struct{}, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.inflight != nil {
+		return k.inflight, true
+	}
+	if !k.triedAt.IsZero() && k.now().Sub(k.triedAt) < k.cooldown {
+		return nil, false
+	}
+	k.triedAt = k.now()
+	k.fetches++
+	k.inflight = make(chan struct{})
+	go k.fetch(k.inflight)
+	return k.inflight, true
+}
+
+// fetch runs detached from any request, so that a request that gives up does not
+// waste a fetch that others wait for; the client's timeout bounds it.
+func (k *keySet) fetch(done chan struct{}) {
+	keys, err := k.download()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err == nil {
+		k.keys = keys
+		k.fetchedAt = k.now()
+	} else {
+		k.log.Warn("fetching the key set failed; keeping the keys held", "jwks_uri", k.url, "keys_held", len(k.keys), "error", err.Error())
+	}
+	close(done)
+	k.inflight = nil
+}
+
+// fetchCount returns how many fetches the key set has started.
+func (k *keySet) fetchCount() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.fetches
+}
+
+func (k *keySet) download() ([]jose.JSONWebKey, error) {
+	req, err := http.NewRequest(http.MethodGet, k.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json, application/jwk-set+json")
+	resp, err := k.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", k.url, resp.Status)
+	}
+	return parseKeySet(body)
+}
+
+// parseKeySet reads a JWKS and keeps the keys that may verify signatures: public
+// asymmetric keys, marked for signing or unmarked, RSA of at least 2048 bits.
+// Keys it cannot use are skipped, as RFC 7517 section 5 asks, not fatal.
+func parseKeySet(body []byte) ([]jose.JSONWebKey, error) {
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, fmt.Errorf("the key set is not JSON: %v", err)
+	}
+	keys := make([]jose.JSONWebKey, 0, len(set.Keys))
+	for _, raw := range set.Keys {
+		var meta struct {
+			Use    string   `json:"use"`
+			KeyOps []string `json:"key_ops"`
+		}
+		if json.Unmarshal(raw, &meta) != nil {
+			continue
+		}
+		if meta.Use != "" && meta.Use != "sig" {
+			continue
+		}
+		if meta.KeyOps != nil && !slices.Contains(meta.KeyOps, "verify") {
+			continue
+		}
+		var key jose.JSONWebKey
+		if key.UnmarshalJSON(raw) != nil || !key.Valid() {
+			continue
+		}
+		if key.Algorithm != "" && !slices.Contains(asymmetricAlgorithms, jose.SignatureAlgorithm(key.Algorithm)) {
+			continue
+		}
+		pub := key.Public()
+		if !pub.Valid() {
+			continue // symmetric: there is no public half
+		}
+		switch pk := pub.Key.(type) {
+		case *rsa.PublicKey:
+			if pk.N.BitLen() < minRSABits {
+				continue
+			}
+		case *ecdsa.PublicKey, ed25519.PublicKey:
+		default:
+			continue
+		}
+		keys = append(keys, pub)
+	}
+	return keys, nil
+}
+
+// matching returns the keys with this kid (all keys when kid is empty and there
+// is only one) whose own alg, if any, is the token's.
+func matching(keys []jose.JSONWebKey, kid, alg string) []jose.JSONWebKey {
+	if kid == "" && len(keys) > 1 {
+		return nil
+	}
+	var out []jose.JSONWebKey
+	for _, key := range keys {
+		if kid != "" && key.KeyID != kid {
+			continue
+		}
+		if key.Algorithm != "" && key.Algorithm != alg {
+			continue
+		}
+		if !keyFitsAlgorithm(key, alg) {
+			continue
+		}
+		out = append(out, key)
+	}
+	return out
+}
+
+// keyFitsAlgorithm reports whether the key's type can produce alg's signatures,
+// so that an RSA key is never tried against an ECDSA signature or the reverse.
+func keyFitsAlgorithm(key jose.JSONWebKey, alg string) bool {
+	switch pk := key.Key.(type) {
+	case *rsa.PublicKey:
+		return strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")
+	case *ecdsa.PublicKey:
+		want := map[string]int{"ES256": 256, "ES384": 384, "ES512": 521}[alg]
+		return want != 0 && pk.Curve.Params().BitSize == want
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	}
+	return false
+}
+
+func containsKID(keys []jose.JSONWebKey, kid string) bool {
+	for _, key := range keys {
+		if key.KeyID == kid {
+			return true
+		}
+	}
+	return false
+}
+
+// asymmetricAlgorithms are the algorithms the key set parses; the verifier
+// narrows them to the issuer's list before any key is used.
+var asymmetricAlgorithms = func() []jose.SignatureAlgorithm {
+	out := make([]jose.SignatureAlgorithm, len(asymmetric))
+	for i, a := range asymmetric {
+		out[i] = jose.SignatureAlgorithm(a)
+	}
+	return out
+}()
