@@ -46,9 +46,15 @@ type Event struct {
 // Request is the contract's input.request: what the policy sees of the request.
 // Maps are never nil. Fields an event kind does not carry are empty.
 type Request struct {
-	Kind           Kind
-	Method         string
-	Path           string
+	Kind   Kind
+	Method string
+	// Path is the resource path API Gateway authorizes: the one in the method
+	// ARN, without stage or custom-domain base path, so that what the policy
+	// matches is what the IAM policy is enforced on.
+	Path string
+	// RawPath is the path as the event gives it; for HTTP APIs it carries a named
+	// stage and base path.
+	RawPath        string
 	Route          string
 	RouteKey       string
 	Headers        map[string]string // names lower-cased, repeated values joined with ","
@@ -75,6 +81,7 @@ func (r *Request) Document() map[string]any {
 		"kind":            string(r.Kind),
 		"method":          r.Method,
 		"path":            r.Path,
+		"raw_path":        r.RawPath,
 		"route":           r.Route,
 		"route_key":       r.RouteKey,
 		"headers":         r.Headers,
@@ -168,7 +175,6 @@ func decodeToken(raw []byte) (*Event, error) {
 	ev.Request = Request{
 		Kind:           KindToken,
 		Method:         arn.Method,
-		Path:           arn.Path,
 		Headers:        map[string]string{},
 		Query:          map[string]string{},
 		PathParams:     map[string]string{},
@@ -195,7 +201,7 @@ func decodeRequest(raw []byte, kind Kind) (*Event, error) {
 	ev.Request = Request{
 		Kind:           kind,
 		Method:         first(e.HTTPMethod, rc.HTTPMethod, arn.Method),
-		Path:           first(e.Path, arn.Path),
+		RawPath:        e.Path,
 		Route:          first(e.Resource, rc.ResourcePath),
 		Headers:        headers,
 		Query:          joinValues(e.QueryStringParameters, e.MultiValueQueryStringParameters),
@@ -234,7 +240,7 @@ func decodeWebSocket(raw []byte) (*Event, error) {
 	headers := joinHeaders(e.Headers, e.MultiValueHeaders)
 	ev.Request = Request{
 		Kind:           KindWebSocket,
-		Path:           route,
+		RawPath:        route,
 		Route:          route,
 		RouteKey:       route,
 		Headers:        headers,
@@ -280,7 +286,7 @@ func decodeHTTPv2(raw []byte) (*Event, error) {
 	ev.Request = Request{
 		Kind:           KindHTTP,
 		Method:         first(rc.HTTP.Method, arn.Method),
-		Path:           first(rc.HTTP.Path, e.RawPath, arn.Path),
+		RawPath:        first(rc.HTTP.Path, e.RawPath),
 		Route:          route,
 		RouteKey:       e.RouteKey,
 		Headers:        headers,
@@ -301,9 +307,11 @@ func decodeHTTPv2(raw []byte) (*Event, error) {
 	return ev, nil
 }
 
-// fillFromARN completes what the request context left empty from the ARN, which
-// API Gateway always sends. The region is only ever in the ARN.
+// fillFromARN sets the path from the ARN and completes what the request context
+// left empty from it: API Gateway always sends the ARN, and the region is only
+// ever there.
 func (r *Request) fillFromARN(arn ARN) {
+	r.Path = arn.Path
 	r.Region = arn.Region
 	r.APIID = first(r.APIID, arn.APIID)
 	r.Stage = first(r.Stage, arn.Stage)

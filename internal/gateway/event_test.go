@@ -34,7 +34,7 @@ func TestDecode(t *testing.T) {
 			raw:  func(t *testing.T) []byte { return awsgolden.Read(t, "apigw-custom-auth-request-type-request.json") },
 			kind: KindREST,
 			check: func(t *testing.T, r Request) {
-				want := Request{Kind: KindREST, Method: "GET", Path: "/request", Route: "/request", RouteKey: "GET /request",
+				want := Request{Kind: KindREST, Method: "GET", Path: "/request", RawPath: "/request", Route: "/request", RouteKey: "GET /request",
 					SourceIP: "...", UserAgent: "...", APIID: "s4x3opwd6i", Stage: "test", AccountID: "123456789012",
 					Region: "us-east-1", RequestID: "...", MethodARN: "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/GET/request"}
 				sameScalars(t, r, want)
@@ -66,7 +66,7 @@ func TestDecode(t *testing.T) {
 			raw:  func(t *testing.T) []byte { return awsgolden.Read(t, "apigw-v2-custom-authorizer-v1-request.json") },
 			kind: KindHTTP, version: "1.0",
 			check: func(t *testing.T, r Request) {
-				sameScalars(t, r, Request{Kind: KindHTTP, Method: "GET", Path: "/request", Route: "/request", RouteKey: "GET /request",
+				sameScalars(t, r, Request{Kind: KindHTTP, Method: "GET", Path: "/request", RawPath: "/request", Route: "/request", RouteKey: "GET /request",
 					SourceIP: "...", UserAgent: "...", APIID: "abcdef123", Stage: "test", AccountID: "123456789012",
 					Region: "us-east-1", RequestID: "...", MethodARN: "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/GET/request"})
 				equal(t, "headers[cloudfront-viewer-country]", r.Headers["cloudfront-viewer-country"], "US")
@@ -78,7 +78,7 @@ func TestDecode(t *testing.T) {
 			raw:  func(t *testing.T) []byte { return awsgolden.Read(t, "apigw-v2-custom-authorizer-v2-request.json") },
 			kind: KindHTTP, version: "2.0",
 			check: func(t *testing.T, r Request) {
-				sameScalars(t, r, Request{Kind: KindHTTP, Method: "POST", Path: "/my/path", Route: "$default", RouteKey: "$default",
+				sameScalars(t, r, Request{Kind: KindHTTP, Method: "POST", Path: "/request", RawPath: "/my/path", Route: "$default", RouteKey: "$default",
 					SourceIP: "IP", UserAgent: "agent", APIID: "api-id", Stage: "$default", AccountID: "123456789012", Region: "us-east-1",
 					DomainName: "id.execute-api.us-east-1.amazonaws.com", RequestID: "id", TimeMS: 1583348638390,
 					MethodARN: "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/GET/request"})
@@ -95,7 +95,7 @@ func TestDecode(t *testing.T) {
 			raw:  func(t *testing.T) []byte { return readEvent(t, "websocket-connect.json") },
 			kind: KindWebSocket,
 			check: func(t *testing.T, r Request) {
-				sameScalars(t, r, Request{Kind: KindWebSocket, Method: "", Path: "$connect", Route: "$connect", RouteKey: "$connect",
+				sameScalars(t, r, Request{Kind: KindWebSocket, Method: "", Path: "$connect", RawPath: "$connect", Route: "$connect", RouteKey: "$connect",
 					SourceIP: "203.0.113.9", UserAgent: "wscat/5.2", APIID: "ws7api9xyz", Stage: "prod", AccountID: "123456789012",
 					Region: "eu-west-1", DomainName: "ws7api9xyz.execute-api.eu-west-1.amazonaws.com", RequestID: "Ln5mBEyLjoEFY2A=",
 					TimeMS: 1795255200123, MethodARN: "arn:aws:execute-api:eu-west-1:123456789012:ws7api9xyz/prod/$connect",
@@ -110,7 +110,7 @@ func TestDecode(t *testing.T) {
 			raw:  func(t *testing.T) []byte { return readEvent(t, "rest-request-edge.json") },
 			kind: KindREST,
 			check: func(t *testing.T, r Request) {
-				sameScalars(t, r, Request{Kind: KindREST, Method: "GET", Path: "/orders/urn:acme:42/items%2F7",
+				sameScalars(t, r, Request{Kind: KindREST, Method: "GET", Path: "/orders/urn:acme:42/items%2F7", RawPath: "/orders/urn:acme:42/items%2F7",
 					Route: "/orders/{id}/{item}", RouteKey: "GET /orders/{id}/{item}", SourceIP: "203.0.113.9",
 					UserAgent: "curl/8.5", APIID: "abc123", Stage: "prod", AccountID: "123456789012", Region: "eu-west-1",
 					DomainName: "abc123.execute-api.eu-west-1.amazonaws.com", RequestID: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
@@ -128,7 +128,7 @@ func TestDecode(t *testing.T) {
 			raw:  func(t *testing.T) []byte { return readEvent(t, "http-v2-route.json") },
 			kind: KindHTTP, version: "2.0",
 			check: func(t *testing.T, r Request) {
-				sameScalars(t, r, Request{Kind: KindHTTP, Method: "DELETE", Path: "/orders/42", Route: "/orders/{id}",
+				sameScalars(t, r, Request{Kind: KindHTTP, Method: "DELETE", Path: "/orders/42", RawPath: "/prod/orders/42", Route: "/orders/{id}",
 					RouteKey: "DELETE /orders/{id}", SourceIP: "198.51.100.7", UserAgent: "curl/8.5", APIID: "h77api",
 					Stage: "prod", AccountID: "123456789012", Region: "eu-west-1", DomainName: "h77api.execute-api.eu-west-1.amazonaws.com",
 					RequestID: "JKJaXmPLvHcESHA=", TimeMS: 1795255200000,
@@ -210,8 +210,8 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestRequestDocumentHasEveryContractField(t *testing.T) {
-	// The contract's input.request fields (section 3), plus connection_id.
-	want := []string{"kind", "method", "path", "route", "route_key", "headers", "query", "path_params",
+	// The contract's input.request fields (section 3), plus raw_path and connection_id.
+	want := []string{"kind", "method", "path", "raw_path", "route", "route_key", "headers", "query", "path_params",
 		"stage_variables", "cookies", "source_ip", "user_agent", "api_id", "stage", "account_id", "region",
 		"domain_name", "request_id", "time_ms", "method_arn", "connection_id"}
 	ev, err := Decode(readEvent(t, "rest-request-edge.json"))

@@ -1,0 +1,189 @@
+// Package policy runs the Rego policy. It loads the bundle (embedded, a folder, a
+// .tar.gz or an https URL, signed when a key is given), compiles it and prepares
+// the decision query once, and evaluates the prepared query per request.
+//
+// It never decides on its own: a policy that does not compile stops the load, and
+// an evaluation that errs, is undefined or does not give a decision document is an
+// error for the caller to deny.
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/apigw-authz/authz/internal/decision"
+)
+
+// DefaultQuery is the decision document's default location.
+const DefaultQuery = "data.authz.decision"
+
+// Reasons are the stable codes of evaluation failures, for the decision log.
+const (
+	ReasonEval      = "policy_error"       // evaluation failed: a runtime error, a conflict, a timeout
+	ReasonUndefined = "decision_undefined" // the query has no value for this input
+	ReasonInvalid   = "decision_invalid"   // the value is not a decision document
+)
+
+// Error is an evaluation failure.
+type Error struct {
+	Reason string
+	Err    error
+}
+
+func (e *Error) Error() string { return "policy: " + e.Reason + ": " + e.Err.Error() }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ReasonOf returns the reason code of an evaluation error, or "".
+func ReasonOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
+// Options say which policy to load.
+type Options struct {
+	// Bundle is "" for the embedded default bundle, or AUTHZ_BUNDLE.
+	Bundle string
+	// PublicKey is AUTHZ_BUNDLE_PUBLIC_KEY: a PEM key or a path to one.
+	PublicKey string
+	// Query is AUTHZ_QUERY; DefaultQuery when empty.
+	Query string
+}
+
+// Engine evaluates one compiled policy. It is safe for concurrent use.
+type Engine struct {
+	query    rego.PreparedEvalQuery
+	text     string
+	revision string
+}
+
+// Load reads and compiles the bundle and prepares the query. Errors carry the
+// compiler's messages and name the setting at fault.
+func Load(ctx context.Context, opts Options) (*Engine, error) {
+	if opts.Query == "" {
+		opts.Query = DefaultQuery
+	}
+	ref, err := ast.ParseRef(opts.Query)
+	if err != nil || !ref.HasPrefix(ast.DefaultRootRef) || len(ref) < 2 {
+		return nil, fmt.Errorf("AUTHZ_QUERY %q: must be a reference into data, like %s", opts.Query, DefaultQuery)
+	}
+	b, err := loadBundle(ctx, opts.Bundle, opts.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	if !defines(b, ref) {
+		return nil, fmt.Errorf("AUTHZ_QUERY %s: no rule or data of the bundle defines it", opts.Query)
+	}
+	r := rego.New(
+		rego.Query(opts.Query),
+		rego.ParsedBundle("policy", b),
+		// A built-in that fails (say, to_number("x")) is an error, hence a deny,
+		// not a silently undefined expression that a rule might read as absence.
+		rego.StrictBuiltinErrors(true),
+	)
+	pq, err := r.PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the policy: %v", err)
+	}
+	return &Engine{query: pq, text: opts.Query, revision: revision(b)}, nil
+}
+
+// defines reports whether a rule or the data of b can give ref a value.
+func defines(b *bundle.Bundle, ref ast.Ref) bool {
+	query := names(ref)
+	for _, m := range b.Modules {
+		for _, rule := range m.Parsed.Rules {
+			// The rule defines the query, or a document inside it, or the query
+			// names something inside the rule's value.
+			path := ruleNames(m.Parsed.Package.Path, rule.Head.Ref())
+			n := min(len(path), len(query))
+			if slices.Equal(path[:n], query[:n]) {
+				return true
+			}
+		}
+	}
+	node := any(b.Data)
+	for _, key := range query[1:] {
+		obj, ok := node.(map[string]any)
+		if !ok {
+			return false
+		}
+		if node, ok = obj[key]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// names gives the leading constant names of a ref: data.a["b"].c[x] → data a b c.
+func names(ref ast.Ref) []string {
+	out := make([]string, 0, len(ref))
+	for i, t := range ref {
+		switch v := t.Value.(type) {
+		case ast.Var:
+			if i > 0 {
+				return out // a variable key, not a name
+			}
+			out = append(out, string(v))
+		case ast.String:
+			out = append(out, string(v))
+		default:
+			return out
+		}
+	}
+	return out
+}
+
+// ruleNames gives the names of the document a rule defines: its package's path,
+// then its head's name (a Var) and the constant keys after it.
+func ruleNames(pkg, head ast.Ref) []string {
+	return append(names(pkg), names(head)...)
+}
+
+// Revision identifies the loaded policy: the manifest's revision or a digest.
+func (e *Engine) Revision() string { return e.revision }
+
+// Query returns the decision query.
+func (e *Engine) Query() string { return e.text }
+
+// Decide evaluates the policy for input and validates the result. Every error is
+// an *Error whose Reason says what failed.
+func (e *Engine) Decide(ctx context.Context, input map[string]any) (*decision.Decision, error) {
+	value, err := e.Evaluate(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	d, err := decision.Parse(value)
+	if err != nil {
+		return nil, &Error{Reason: ReasonInvalid, Err: err}
+	}
+	return d, nil
+}
+
+// Evaluate returns the raw value of the query for input, before validation.
+func (e *Engine) Evaluate(ctx context.Context, input map[string]any) (any, error) {
+	value, err := ast.InterfaceToValue(input)
+	if err != nil {
+		return nil, &Error{Reason: ReasonEval, Err: fmt.Errorf("input: %v", err)}
+	}
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(value))
+	if err != nil {
+		return nil, &Error{Reason: ReasonEval, Err: err}
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, &Error{Reason: ReasonUndefined, Err: fmt.Errorf("%s is undefined for this input", e.text)}
+	}
+	if len(rs) > 1 {
+		return nil, &Error{Reason: ReasonInvalid, Err: fmt.Errorf("%s has %d results, not one", e.text, len(rs))}
+	}
+	return rs[0].Expressions[0].Value, nil
+}

@@ -1,0 +1,83 @@
+# METADATA
+# title: Default authorization policy
+# description: |
+#   Role-based access. The token's groups, roles and scopes bind to roles
+#   (data.rbac.bindings); roles grant method and path patterns
+#   (data.rbac.grants); some routes are public (data.rbac.public). Anything
+#   no grant covers is denied. The decision always lists every grant of the
+#   caller, so that API Gateway's authorizer cache answers the caller's other
+#   requests exactly as this policy would.
+package authz
+
+import data.lib.iam
+
+# METADATA
+# description: The decision document the authorizer reads (AUTHZ_QUERY).
+decision := {
+	"allow": allow,
+	"principal_id": principal_id,
+	"grants": grants,
+	"context": {"tenant": tenant, "roles": roles},
+	"reasons": reasons,
+}
+
+default allow := false
+
+# METADATA
+# description: A request is allowed when one of the caller's grants covers it.
+allow if {
+	some grant in grants
+	iam.covers(grant, input.request)
+}
+
+# METADATA
+# description: Roles bound to the token's groups, roles and scopes.
+roles contains role if {
+	some kind in ["groups", "roles", "scopes"]
+	some value in input.token[kind]
+	some role in data.rbac.bindings[kind][value]
+}
+
+# METADATA
+# description: Public routes are granted to everyone, with or without a token.
+grants contains grant if {
+	some grant in data.rbac.public
+}
+
+# METADATA
+# description: Every grant of every role of the caller.
+grants contains grant if {
+	some role in roles
+	some grant in data.rbac.grants[role]
+}
+
+default principal_id := "anonymous"
+
+principal_id := input.token.subject if input.token.subject != ""
+
+default tenant := ""
+
+tenant := input.token.tenant
+
+request_line := sprintf("%s %s", [input.request.method, input.request.path])
+
+reasons contains sprintf("%s %s is public", [grant.method, grant.path]) if {
+	some grant in data.rbac.public
+	iam.covers(grant, input.request)
+}
+
+reasons contains sprintf("role %s grants %s %s", [role, grant.method, grant.path]) if {
+	some role in roles
+	some grant in data.rbac.grants[role]
+	iam.covers(grant, input.request)
+}
+
+reasons contains sprintf("no token, and %s is not public", [request_line]) if {
+	not allow
+	not input.token
+}
+
+reasons contains sprintf("no grant of the roles [%s] covers %s", [concat(", ", sort(roles)), request_line]) if {
+	not allow
+	input.token
+}

@@ -1,0 +1,27 @@
+# METADATA
+# title: IAM-style matching of grants
+# description: |
+#   A grant is a method and a path pattern. It covers a request the way the IAM
+#   policy built from it will: '*' matches any run of characters, '/' included,
+#   and '?' exactly one; nothing else is special.
+package lib.iam
+
+# METADATA
+# description: The grant's method and path pattern both cover the request.
+covers(grant, request) if {
+	method_matches(grant.method, request.method)
+	path_matches(grant.path, request.path)
+}
+
+method_matches("*", _)
+
+method_matches(pattern, method) if upper(pattern) == method
+
+# METADATA
+# description: |
+#   Matches path against an IAM pattern. glob.match would also treat [, ], {, }
+#   and \ as special; quoting them all and unquoting * and ? leaves IAM's two.
+path_matches(pattern, path) if {
+	iam_glob := replace(replace(glob.quote_meta(pattern), `\*`, "*"), `\?`, "?")
+	glob.match(iam_glob, null, path)
+}
