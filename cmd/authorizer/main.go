@@ -1,0 +1,58 @@
+// Command authorizer is the Lambda REQUEST/TOKEN authorizer for API Gateway. It
+// only wires the core together; see internal/authorizer.
+//
+// Build it with:
+//
+//	CGO_ENABLED=0 GOOS=linux go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o bootstrap ./cmd/authorizer
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/apigw-authz/authz/internal/authorizer"
+	"github.com/apigw-authz/authz/internal/config"
+	"github.com/apigw-authz/authz/internal/gateway"
+)
+
+// warmTimeout bounds how long start-up waits for the identity providers.
+const warmTimeout = 3 * time.Second
+
+func main() {
+	lambda.Start(setup(context.Background()).Handle)
+}
+
+// setup builds the authorizer from the environment. A configuration error does
+// not stop the function: it is logged once here, naming the variable, and every
+// request is denied (403) with reason config_error. An exit at init would make
+// API Gateway answer 500 instead.
+func setup(ctx context.Context) *authorizer.Authorizer {
+	cfg, err := config.FromEnv(os.Getenv, false)
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if err != nil {
+		log.Error("configuration error: every request will be denied", "error", err.Error())
+		return authorizer.Broken(err, gateway.Responder{SimpleResponses: cfg.SimpleResponses}, log)
+	}
+	a, err := authorizer.Build(ctx, cfg, log)
+	if err != nil {
+		log.Error("configuration error: every request will be denied", "error", err.Error())
+		return authorizer.Broken(err, gateway.Responder{SimpleResponses: cfg.SimpleResponses}, log)
+	}
+	wctx, cancel := context.WithTimeout(ctx, warmTimeout)
+	defer cancel()
+	if err := a.Warm(wctx); err != nil {
+		log.Warn("identity provider not reachable at start-up; retrying on use", "error", err.Error())
+	}
+	log.Info("authorizer ready",
+		"policy_revision", a.Revision(),
+		"query", cfg.Query,
+		"issuers", len(cfg.Issuers),
+		"token_sources", cfg.TokenSources.String(),
+		"http_simple_responses", cfg.SimpleResponses,
+	)
+	return a
+}

@@ -1,0 +1,236 @@
+// Package authorizer is the core the Lambda and the CLI share. It reads the
+// event, takes and verifies the token, asks the policy, and answers with the
+// contract's outcome (section 5), writing one decision-log line each time.
+//
+// It must never answer Allow unless a verified or absent token and a valid
+// decision say so: an error, a panic, a timeout, a malformed event or a broken
+// configuration ends in Deny, and a bad token in Unauthorized.
+package authorizer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/apigw-authz/authz/internal/decision"
+	"github.com/apigw-authz/authz/internal/gateway"
+	"github.com/apigw-authz/authz/internal/identity"
+	"github.com/apigw-authz/authz/internal/policy"
+)
+
+// ErrUnauthorized is the error whose message API Gateway turns into a 401.
+var ErrUnauthorized = errors.New("Unauthorized") //nolint:staticcheck // API Gateway matches this exact text
+
+// Verifier verifies a bearer token.
+type Verifier interface {
+	Verify(ctx context.Context, raw string) (*identity.Token, error)
+}
+
+// Decider evaluates the policy for an input document.
+type Decider interface {
+	Decide(ctx context.Context, input map[string]any) (*decision.Decision, error)
+}
+
+// Options assemble an authorizer.
+type Options struct {
+	Verifier  Verifier
+	Decider   Decider
+	Sources   identity.Sources
+	Responder gateway.Responder
+	// Revision names the policy in the decision log.
+	Revision string
+	// Log receives the decision log; DecisionLog false keeps only error outcomes.
+	Log         *slog.Logger
+	DecisionLog bool
+	// Margin is kept free before the invocation's deadline to answer Deny in
+	// time. Default 100ms.
+	Margin time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Authorizer decides requests. It is safe for concurrent use.
+type Authorizer struct {
+	opts Options
+	// broken, when set, is the configuration error every request is denied for.
+	broken error
+}
+
+// New returns an authorizer.
+func New(opts Options) *Authorizer {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Margin <= 0 {
+		opts.Margin = 100 * time.Millisecond
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Sources == nil {
+		opts.Sources = identity.DefaultSources
+	}
+	return &Authorizer{opts: opts}
+}
+
+// Broken returns an authorizer that denies every request because of err, a
+// configuration error. A Lambda that exits at init makes API Gateway answer 500;
+// this one answers 403 and logs why on every request.
+func Broken(err error, responder gateway.Responder, log *slog.Logger) *Authorizer {
+	a := New(Options{Responder: responder, Log: log, Revision: "none"})
+	a.broken = err
+	return a
+}
+
+// Handle is the Lambda handler: the response for API Gateway, or ErrUnauthorized.
+func (a *Authorizer) Handle(ctx context.Context, event json.RawMessage) (any, error) {
+	res := a.Authorize(ctx, event)
+	if res.Outcome == OutcomeUnauthorized {
+		return nil, ErrUnauthorized
+	}
+	return res.Response, nil
+}
+
+// Authorize decides one event and logs the decision.
+func (a *Authorizer) Authorize(ctx context.Context, event []byte) (res *Result) {
+	start := a.opts.Now()
+	res = &Result{DecisionID: newID()}
+	defer func() {
+		if r := recover(); r != nil {
+			res.Stack = string(debug.Stack())
+			a.fail(res, ReasonPanic, fmt.Errorf("panic: %v", r))
+		}
+		res.Latency = a.opts.Now().Sub(start)
+		a.log(ctx, res)
+	}()
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-a.opts.Margin))
+		defer cancel()
+	}
+	a.decide(ctx, event, res)
+	return res
+}
+
+// decide runs the steps in order: event → token → input → decision → response.
+func (a *Authorizer) decide(ctx context.Context, event []byte, res *Result) {
+	ev, err := gateway.Decode(event)
+	res.Event = ev
+	if err != nil {
+		a.fail(res, ReasonEvent, err)
+		return
+	}
+	if a.broken != nil {
+		a.fail(res, ReasonConfig, a.broken)
+		return
+	}
+
+	raw, err := a.takeToken(ev)
+	if err != nil {
+		res.unauthorized(identity.ReasonOf(err), err)
+		return
+	}
+	if raw != "" {
+		tok, err := a.opts.Verifier.Verify(ctx, raw)
+		switch {
+		case err == nil:
+			res.Token = tok
+		case identity.Unavailable(err) || ctx.Err() != nil:
+			// Not the token's fault: deny rather than send the client to log in again.
+			a.fail(res, timeoutOr(ctx, identity.ReasonOf(err)), err)
+			return
+		default:
+			res.unauthorized(identity.ReasonOf(err), err)
+			return
+		}
+	}
+
+	res.Input = map[string]any{"request": ev.Request.Document()}
+	if res.Token != nil {
+		res.Input["token"] = res.Token.Document()
+	}
+	d, err := a.opts.Decider.Decide(ctx, res.Input)
+	if err != nil {
+		a.fail(res, timeoutOr(ctx, policyReason(err)), err)
+		return
+	}
+	res.Decision = d
+	res.PrincipalID = principalID(d, res.Token)
+
+	if !d.Allow && res.Token == nil {
+		res.unauthorized(ReasonNoToken, nil)
+		return
+	}
+	respond, outcome, reason := a.opts.Responder.Allow, OutcomeAllow, ReasonAllowed
+	if !d.Allow {
+		respond, outcome, reason = a.opts.Responder.Deny, OutcomeDeny, ReasonDenied
+	}
+	resp, err := respond(ev, d, res.PrincipalID)
+	if err != nil {
+		a.fail(res, ReasonResponse, err)
+		return
+	}
+	res.Outcome, res.Reason, res.Response = outcome, reason, resp
+}
+
+// takeToken finds the token of the event and removes every copy of it from the
+// request the policy will see.
+func (a *Authorizer) takeToken(ev *gateway.Event) (string, error) {
+	if ev.Kind == gateway.KindToken {
+		if ev.AuthorizationToken == "" {
+			return "", nil
+		}
+		return identity.FromAuthorization(ev.AuthorizationToken)
+	}
+	r := &ev.Request
+	return a.opts.Sources.Take(r.Headers, r.Cookies, r.Query)
+}
+
+// fail makes res a Deny for this request only, whatever happened before.
+func (a *Authorizer) fail(res *Result, reason string, err error) {
+	if res.PrincipalID == "" {
+		res.PrincipalID = principalID(nil, res.Token)
+	}
+	res.Outcome, res.Reason, res.Err = OutcomeError, reason, err
+	res.Response = a.opts.Responder.Fail(res.Event, res.PrincipalID)
+}
+
+func principalID(d *decision.Decision, tok *identity.Token) string {
+	switch {
+	case d != nil && d.PrincipalID != "":
+		return d.PrincipalID
+	case tok != nil && tok.Subject != "":
+		return tok.Subject
+	default:
+		return "anonymous"
+	}
+}
+
+func policyReason(err error) string {
+	if r := policy.ReasonOf(err); r != "" {
+		return r
+	}
+	return policy.ReasonEval
+}
+
+// timeoutOr names a failure caused by the deadline as a timeout.
+func timeoutOr(ctx context.Context, reason string) string {
+	if ctx.Err() != nil {
+		return ReasonTimeout
+	}
+	return reason
+}
+
+// newID returns a random version-4 UUID.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

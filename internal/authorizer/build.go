@@ -1,0 +1,46 @@
+package authorizer
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/apigw-authz/authz/internal/config"
+	"github.com/apigw-authz/authz/internal/gateway"
+	"github.com/apigw-authz/authz/internal/identity"
+	"github.com/apigw-authz/authz/internal/policy"
+)
+
+// Build assembles the authorizer from the configuration: the token verifier, the
+// compiled policy and the gateway adapter. It compiles the policy once, here; the
+// identity providers are contacted by Warm or on first use.
+func Build(ctx context.Context, cfg config.Config, log *slog.Logger) (*Authorizer, error) {
+	verifier, err := identity.New(cfg.Issuers, identity.Options{Logger: log})
+	if err != nil {
+		return nil, &config.Error{Variable: "AUTHZ_ISSUERS", Err: err}
+	}
+	engine, err := policy.Load(ctx, policy.Options{Bundle: cfg.Bundle, PublicKey: cfg.BundlePublicKey, Query: cfg.Query})
+	if err != nil {
+		return nil, err
+	}
+	return New(Options{
+		Verifier:    verifier,
+		Decider:     engine,
+		Sources:     cfg.TokenSources,
+		Responder:   gateway.Responder{SimpleResponses: cfg.SimpleResponses},
+		Revision:    engine.Revision(),
+		Log:         log,
+		DecisionLog: cfg.DecisionLog,
+	}), nil
+}
+
+// Warm fetches what the verifier needs from the identity providers ahead of the
+// first request. A failure is not fatal: it is retried on use.
+func (a *Authorizer) Warm(ctx context.Context) error {
+	if w, ok := a.opts.Verifier.(interface{ Warm(context.Context) error }); ok {
+		return w.Warm(ctx)
+	}
+	return nil
+}
+
+// Revision names the policy in use.
+func (a *Authorizer) Revision() string { return a.opts.Revision }

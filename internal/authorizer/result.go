@@ -1,0 +1,63 @@
+package authorizer
+
+import (
+	"time"
+
+	"github.com/apigw-authz/authz/internal/decision"
+	"github.com/apigw-authz/authz/internal/gateway"
+	"github.com/apigw-authz/authz/internal/identity"
+)
+
+// Outcome is what the client sees, in the contract's terms.
+type Outcome string
+
+// The outcomes of the contract's table.
+const (
+	OutcomeAllow        Outcome = "allow"        // the backend
+	OutcomeDeny         Outcome = "deny"         // 403, the policy said no
+	OutcomeUnauthorized Outcome = "unauthorized" // 401
+	OutcomeError        Outcome = "error"        // 403, something failed
+)
+
+// Reasons of the outcomes this package decides; identity and policy reasons are
+// used as they are.
+const (
+	ReasonAllowed  = "policy_allowed"           // the policy allowed the request
+	ReasonDenied   = "policy_denied"            // the policy denied a verified caller
+	ReasonNoToken  = "no_token"                 // no token, and the policy denied the anonymous request
+	ReasonEvent    = "event_invalid"            // the event could not be read
+	ReasonConfig   = "config_error"             // the configuration is broken; every request is denied
+	ReasonResponse = "response_unrepresentable" // the decision cannot be said as an IAM policy
+	ReasonPanic    = "panic"                    // a bug; recovered
+	ReasonTimeout  = "timeout"                  // the deadline passed
+)
+
+// Result is everything about one decision: what the Lambda answers and what the
+// decision log and `authz check` show.
+type Result struct {
+	DecisionID string
+	Outcome    Outcome
+	Reason     string
+	// Err is why the request was not allowed, for the log; never sent to the client.
+	Err   error
+	Stack string // of a recovered panic
+	// Event is the decoded event, nil when it could not be read.
+	Event *gateway.Event
+	// Token is the verified token, nil when there was none.
+	Token *identity.Token
+	// Input is the document the policy saw, nil when it was not asked.
+	Input map[string]any
+	// Decision is the policy's validated decision, nil when there is none.
+	Decision    *decision.Decision
+	PrincipalID string
+	// Response is what the Lambda returns; nil for Unauthorized, which is an error.
+	Response any
+	Latency  time.Duration
+}
+
+func (r *Result) unauthorized(reason string, err error) {
+	if reason == "" {
+		reason = identity.ReasonMalformed
+	}
+	r.Outcome, r.Reason, r.Err, r.Response = OutcomeUnauthorized, reason, err, nil
+}

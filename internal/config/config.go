@@ -1,0 +1,108 @@
+// Package config reads the authorizer's configuration from the environment
+// (contract section 2). Every error names the variable at fault and says what is
+// wrong with it; nothing here has a default that weakens a check.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/apigw-authz/authz/internal/identity"
+	"github.com/apigw-authz/authz/internal/policy"
+)
+
+// Config is the parsed configuration.
+type Config struct {
+	Issuers         []identity.IssuerConfig
+	TokenSources    identity.Sources
+	Bundle          string
+	BundlePublicKey string
+	Query           string
+	SimpleResponses bool
+	DecisionLog     bool
+	LogLevel        slog.Level
+}
+
+// Error is a configuration error of one variable.
+type Error struct {
+	Variable string
+	Err      error
+}
+
+func (e *Error) Error() string { return e.Variable + ": " + e.Err.Error() }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// FromEnv reads the configuration with getenv (os.Getenv in production). When
+// issuersOptional is true, as in local development with a dev issuer,
+// AUTHZ_ISSUERS may be unset. All errors are returned together.
+func FromEnv(getenv func(string) string, issuersOptional bool) (Config, error) {
+	c := Config{
+		TokenSources:    identity.DefaultSources,
+		Bundle:          strings.TrimSpace(getenv("AUTHZ_BUNDLE")),
+		BundlePublicKey: strings.TrimSpace(getenv("AUTHZ_BUNDLE_PUBLIC_KEY")),
+		Query:           policy.DefaultQuery,
+		SimpleResponses: true,
+		DecisionLog:     true,
+		LogLevel:        slog.LevelInfo,
+	}
+	var errs []error
+	bad := func(variable string, err error) { errs = append(errs, &Error{Variable: variable, Err: err}) }
+
+	if v := strings.TrimSpace(getenv("AUTHZ_ISSUERS")); v != "" {
+		issuers, err := identity.ParseIssuers(v)
+		if err != nil {
+			bad("AUTHZ_ISSUERS", err)
+		}
+		c.Issuers = issuers
+	} else if !issuersOptional {
+		bad("AUTHZ_ISSUERS", errors.New(`required: a JSON array of trusted issuers, e.g. [{"issuer":"https://dev-123.okta.com/oauth2/default","audiences":["api://default"],"profile":"okta"}]`))
+	}
+	if v := strings.TrimSpace(getenv("AUTHZ_TOKEN_SOURCES")); v != "" {
+		sources, err := identity.ParseSources(v)
+		if err != nil {
+			bad("AUTHZ_TOKEN_SOURCES", err)
+		}
+		c.TokenSources = sources
+	}
+	if v := strings.TrimSpace(getenv("AUTHZ_QUERY")); v != "" {
+		c.Query = v
+	}
+	var err error
+	if c.SimpleResponses, err = boolean(getenv("AUTHZ_HTTP_SIMPLE_RESPONSES"), true); err != nil {
+		bad("AUTHZ_HTTP_SIMPLE_RESPONSES", err)
+	}
+	if c.DecisionLog, err = boolean(getenv("AUTHZ_DECISION_LOG"), true); err != nil {
+		bad("AUTHZ_DECISION_LOG", err)
+	}
+	if v := strings.TrimSpace(getenv("AUTHZ_LOG_LEVEL")); v != "" {
+		switch strings.ToLower(v) {
+		case "debug":
+			c.LogLevel = slog.LevelDebug
+		case "info":
+			c.LogLevel = slog.LevelInfo
+		case "warn":
+			c.LogLevel = slog.LevelWarn
+		case "error":
+			c.LogLevel = slog.LevelError
+		default:
+			bad("AUTHZ_LOG_LEVEL", fmt.Errorf("%q is not one of debug, info, warn, error", v))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+func boolean(v string, def bool) (bool, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return def, fmt.Errorf("%q is not true or false", v)
+	}
+	return b, nil
+}
