@@ -1,0 +1,232 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// bootstrap is the authorizer binary built once by TestMain, exactly as
+// `make package` builds it (for the host's OS and architecture).
+var bootstrap string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "authz-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bootstrap = filepath.Join(dir, "bootstrap")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bootstrap, "./cmd/authorizer")
+	build.Dir = ".."
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the authorizer: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// lambdaError is what the runtime receives when the handler returns an error.
+type lambdaError struct {
+	Message string `json:"errorMessage"`
+	Type    string `json:"errorType"`
+}
+
+// result is the outcome of one invocation: a response or an error.
+type result struct {
+	Response []byte
+	Error    *lambdaError
+}
+
+type invocation struct {
+	id       string
+	event    []byte
+	deadline time.Time
+	done     chan result
+}
+
+// runtimeAPI is a Lambda Runtime API on 127.0.0.1, enough for aws-lambda-go: it
+// hands out invocations and collects their responses and errors.
+type runtimeAPI struct {
+	addr   string
+	srv    *http.Server
+	next   chan *invocation
+	mu     sync.Mutex
+	open   map[string]*invocation
+	serial int
+}
+
+func startRuntimeAPI(t *testing.T) *runtimeAPI {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runtimeAPI{addr: ln.Addr().String(), next: make(chan *invocation), open: map[string]*invocation{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", r.serveNext)
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", r.serveDone(false))
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", r.serveDone(true))
+	mux.HandleFunc("POST /2018-06-01/runtime/init/error", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+	})
+	r.srv = &http.Server{Handler: mux}
+	go r.srv.Serve(ln)
+	t.Cleanup(func() { r.srv.Close() })
+	return r
+}
+
+func (r *runtimeAPI) serveNext(w http.ResponseWriter, req *http.Request) {
+	select {
+	case inv := <-r.next:
+		w.Header().Set("Lambda-Runtime-Aws-Request-Id", inv.id)
+		w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(inv.deadline.UnixMilli(), 10))
+		w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:eu-west-1:123456789012:function:authorizer")
+		w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+		w.Write(inv.event)
+	case <-req.Context().Done():
+	}
+}
+
+func (r *runtimeAPI) serveDone(isError bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		inv := r.open[req.PathValue("id")]
+		delete(r.open, req.PathValue("id"))
+		r.mu.Unlock()
+		if inv == nil {
+			http.Error(w, "unknown invocation", http.StatusBadRequest)
+			return
+		}
+		res := result{Response: body}
+		if isError {
+			res = result{Error: &lambdaError{}}
+			json.Unmarshal(body, res.Error)
+		}
+		w.WriteHeader(http.StatusAccepted)
+		inv.done <- res
+	}
+}
+
+// invoke hands event to the function and waits for its answer; the function's
+// deadline is timeout from now.
+func (r *runtimeAPI) invoke(t *testing.T, event []byte, timeout time.Duration) result {
+	t.Helper()
+	r.mu.Lock()
+	r.serial++
+	inv := &invocation{id: fmt.Sprintf("invoke-%d", r.serial), event: event, deadline: time.Now().Add(timeout), done: make(chan result, 1)}
+	r.open[inv.id] = inv
+	r.mu.Unlock()
+	select {
+	case r.next <- inv:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the function never asked for the next invocation")
+	}
+	select {
+	case res := <-inv.done:
+		return res
+	case <-time.After(timeout + 10*time.Second):
+		t.Fatal("the function never answered")
+	}
+	return result{}
+}
+
+// function is the authorizer binary running under the fake Runtime API.
+type function struct {
+	api *runtimeAPI
+	cmd *exec.Cmd
+
+	mu    sync.Mutex
+	lines []string // stdout, a JSON log line each
+}
+
+// startFunction runs the binary with env (and nothing else of the test's
+// environment but PATH and HOME).
+func startFunction(t *testing.T, env map[string]string) *function {
+	t.Helper()
+	f := &function{api: startRuntimeAPI(t)}
+	f.cmd = exec.Command(bootstrap)
+	f.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_LAMBDA_RUNTIME_API=" + f.api.addr}
+	for k, v := range env {
+		f.cmd.Env = append(f.cmd.Env, k+"="+v)
+	}
+	stdout, err := f.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cmd.Stderr = f.cmd.Stdout
+	if err := f.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		for sc.Scan() {
+			f.mu.Lock()
+			f.lines = append(f.lines, sc.Text())
+			f.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		f.cmd.Process.Kill()
+		f.cmd.Wait()
+		<-done
+		if t.Failed() {
+			t.Logf("function output:\n%s", strings.Join(f.output(), "\n"))
+		}
+	})
+	return f
+}
+
+func (f *function) invoke(t *testing.T, event []byte) result {
+	t.Helper()
+	return f.api.invoke(t, event, 5*time.Second)
+}
+
+func (f *function) output() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.lines...)
+}
+
+// decisionLog waits for the decision-log line of the invocation with the given
+// Lambda request id and returns it decoded.
+func (f *function) decisionLog(t *testing.T, lambdaRequestID string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range f.output() {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "decision" && m["lambda_request_id"] == lambdaRequestID {
+				return m
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no decision log line for %s", lambdaRequestID)
+	return nil
+}
+
+// lastRequestID is the id of the latest invocation handed out.
+func (f *function) lastRequestID() string {
+	f.api.mu.Lock()
+	defer f.api.mu.Unlock()
+	return fmt.Sprintf("invoke-%d", f.api.serial)
+}
