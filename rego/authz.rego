@@ -25,10 +25,7 @@ default allow := false
 
 # METADATA
 # description: A request is allowed when one of the caller's grants covers it.
-allow if {
-	some grant in grants
-	iam.covers(grant, input.request)
-}
+allow if some _ in matches
 
 # METADATA
 # description: Roles bound to the token's groups, roles and scopes.
@@ -39,16 +36,27 @@ roles contains role if {
 }
 
 # METADATA
-# description: Public routes are granted to everyone, with or without a token.
-grants contains grant if {
+# description: |
+#   Every grant of the caller, with where it comes from: public routes are
+#   granted to everyone, with or without a token; the others come from roles.
+granted contains {"grant": grant, "public": true} if {
 	some grant in data.rbac.public
 }
 
-# METADATA
-# description: Every grant of every role of the caller.
-grants contains grant if {
+granted contains {"grant": grant, "role": role} if {
 	some role in roles
 	some grant in data.rbac.grants[role]
+}
+
+grants contains entry.grant if {
+	some entry in granted
+}
+
+# METADATA
+# description: The grants that cover this request.
+matches contains entry if {
+	some entry in granted
+	iam.covers(entry.grant, input.request)
 }
 
 default principal_id := "anonymous"
@@ -61,15 +69,14 @@ tenant := input.token.tenant
 
 request_line := sprintf("%s %s", [input.request.method, input.request.path])
 
-reasons contains sprintf("%s %s is public", [grant.method, grant.path]) if {
-	some grant in data.rbac.public
-	iam.covers(grant, input.request)
+reasons contains sprintf("%s %s is public", [entry.grant.method, entry.grant.path]) if {
+	some entry in matches
+	entry.public
 }
 
-reasons contains sprintf("role %s grants %s %s", [role, grant.method, grant.path]) if {
-	some role in roles
-	some grant in data.rbac.grants[role]
-	iam.covers(grant, input.request)
+reasons contains sprintf("role %s grants %s %s", [entry.role, entry.grant.method, entry.grant.path]) if {
+	some entry in matches
+	entry.role
 }
 
 reasons contains sprintf("no token, and %s is not public", [request_line]) if {

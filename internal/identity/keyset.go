@@ -38,7 +38,6 @@ type keySet struct {
 	fetchedAt time.Time     // last successful fetch
 	triedAt   time.Time     // last attempt, successful or not
 	inflight  chan struct{} // closed when the running fetch ends
-	fetches   int           // attempts, for tests and metrics
 }
 
 // keyErrKey carries a *error through go-oidc, which flattens the key set's error
@@ -151,7 +150,6 @@ func (k *keySet) start() (<-chan struct{}, bool) {
 		return nil, false
 	}
 	k.triedAt = k.now()
-	k.fetches++
 	k.inflight = make(chan struct{})
 	go k.fetch(k.inflight)
 	return k.inflight, true
@@ -171,13 +169,6 @@ func (k *keySet) fetch(done chan struct{}) {
 	}
 	close(done)
 	k.inflight = nil
-}
-
-// fetchCount returns how many fetches the key set has started.
-func (k *keySet) fetchCount() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.fetches
 }
 
 func (k *keySet) download() ([]jose.JSONWebKey, error) {

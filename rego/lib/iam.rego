@@ -17,11 +17,22 @@ method_matches("*", _)
 
 method_matches(pattern, method) if upper(pattern) == method
 
+# A pattern without wildcards is the path itself.
+path_matches(pattern, path) if {
+	not wildcard(pattern)
+	pattern == path
+}
+
 # METADATA
 # description: |
 #   Matches path against an IAM pattern. glob.match would also treat [, ], {, }
 #   and \ as special; quoting them all and unquoting * and ? leaves IAM's two.
 path_matches(pattern, path) if {
+	wildcard(pattern)
 	iam_glob := replace(replace(glob.quote_meta(pattern), `\*`, "*"), `\?`, "?")
 	glob.match(iam_glob, null, path)
 }
+
+wildcard(pattern) if contains(pattern, "*")
+
+wildcard(pattern) if contains(pattern, "?")

@@ -1,0 +1,78 @@
+// Command authz is the policy author's tool: it runs the authorizer's core on a
+// laptop, with the same code, input and decision as the Lambda.
+//
+//	authz check [flags] [EVENT.json|-]   decide one request and explain it
+//	authz version                       print the versions of authz and OPA
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+// Exit statuses. A decision's status says what the client would see.
+const (
+	exitAllow        = 0 // the backend
+	exitFailure      = 1 // authz itself failed
+	exitUsage        = 2 // bad flags or configuration
+	exitDeny         = 3 // 403, the policy denied
+	exitUnauthorized = 4 // 401
+	exitError        = 5 // 403, the decision failed
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "check":
+		return check(args[1:], stdin, stdout, stderr)
+	case "version":
+		printVersion(stdout)
+		return exitAllow
+	case "help", "-h", "--help":
+		usage(stdout)
+		return exitAllow
+	default:
+		fmt.Fprintf(stderr, "authz: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `authz: the policy author's tool for the API Gateway authorizer
+
+Usage:
+  authz check [flags] [EVENT.json|-]   decide one request with the authorizer's core and explain it
+  authz version                       print versions
+
+Run "authz check -h" for its flags. Configuration comes from the same AUTHZ_*
+variables as the Lambda; AUTHZ_ISSUERS is optional when --dev-issuer is used.
+
+Exit status of check: 0 allow, 3 deny (403), 4 unauthorized (401),
+5 the decision failed (403), 2 usage or configuration error.
+`)
+}
+
+func printVersion(w io.Writer) {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		fmt.Fprintln(w, "authz (no build information)")
+		return
+	}
+	fmt.Fprintf(w, "authz %s (%s)\n", info.Main.Version, info.GoVersion)
+	for _, dep := range info.Deps {
+		switch dep.Path {
+		case "github.com/open-policy-agent/opa", "github.com/coreos/go-oidc/v3", "github.com/aws/aws-lambda-go":
+			fmt.Fprintf(w, "  %s %s\n", dep.Path, dep.Version)
+		}
+	}
+}
