@@ -206,6 +206,8 @@ func principalID(d *decision.Decision, tok *identity.Token) string {
 		return d.PrincipalID
 	case tok != nil && tok.Subject != "":
 		return tok.Subject
+	case tok != nil && tok.ClientID != "":
+		return tok.ClientID // a verified token without a subject is still not anonymous
 	default:
 		return "anonymous"
 	}

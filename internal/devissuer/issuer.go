@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,12 @@ type Options struct {
 	Audience string
 	// TTL is the default lifetime of minted tokens. Default one hour.
 	TTL time.Duration
+	// Path is the issuer's path, such as "/oauth2/default": the issuer URL is
+	// http://127.0.0.1:PORT + Path, and discovery lives under it. Default "".
+	Path string
+	// Discovery adds fields to the discovery document, such as AD FS's
+	// access_token_issuer.
+	Discovery map[string]any
 }
 
 // Issuer is a running development issuer.
@@ -80,11 +87,16 @@ func Start(opts Options) (*Issuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devissuer: %v", err)
 	}
+	if opts.Path != "" && !strings.HasPrefix(opts.Path, "/") {
+		ln.Close()
+		return nil, fmt.Errorf("devissuer: path %q must start with /", opts.Path)
+	}
 	iss.listener = ln
-	iss.URL = "http://" + ln.Addr().String()
+	iss.URL = "http://" + ln.Addr().String() + opts.Path
+	base := strings.TrimSuffix(opts.Path, "/")
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", iss.serveDiscovery)
-	mux.HandleFunc("GET /keys", iss.serveKeys)
+	mux.HandleFunc("GET "+base+"/.well-known/openid-configuration", iss.serveDiscovery)
+	mux.HandleFunc("GET "+base+"/keys", iss.serveKeys)
 	iss.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = iss.server.Serve(ln) }()
 	return iss, nil
@@ -94,7 +106,7 @@ func Start(opts Options) (*Issuer, error) {
 func (i *Issuer) Close() error { return i.server.Close() }
 
 // JWKSURL is the URL of the key set.
-func (i *Issuer) JWKSURL() string { return i.URL + "/keys" }
+func (i *Issuer) JWKSURL() string { return strings.TrimSuffix(i.URL, "/") + "/keys" }
 
 // Audience is the default audience of minted tokens.
 func (i *Issuer) Audience() string { return i.opts.Audience }
@@ -180,7 +192,7 @@ func (i *Issuer) MustMint(claims map[string]any) string {
 }
 
 func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, map[string]any{
+	doc := map[string]any{
 		"issuer":                                i.URL,
 		"jwks_uri":                              i.JWKSURL(),
 		"authorization_endpoint":                i.URL + "/authorize",
@@ -188,7 +200,11 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{i.opts.Algorithm},
-	})
+	}
+	for k, v := range i.opts.Discovery {
+		doc[k] = v
+	}
+	writeJSON(w, doc)
 }
 
 func (i *Issuer) serveKeys(w http.ResponseWriter, _ *http.Request) {

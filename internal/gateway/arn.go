@@ -75,16 +75,38 @@ func (a ARN) String() string { return a.raw }
 // wildcard. Such an ARN cannot name only itself in an Allow statement.
 func (a ARN) HasWildcard() bool { return strings.ContainsAny(a.raw, "*?") }
 
-// Resource returns the ARN of method and path (a grant pattern, "*" allowed) on the
-// same API and stage. For a route-key ARN (WebSocket), the path names the route and
-// the method is ignored: "$connect" and "/$connect" both give API/STAGE/$connect.
-func (a ARN) Resource(method, path string) string {
+// verbs are the methods API Gateway routes, which ANY stands for.
+var verbs = []string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"}
+
+// Resources returns the ARNs that cover a grant (a method, or "*", and a path
+// pattern) on the same API and stage, exactly as the policy's own matching does:
+// a request's ARN is the prefix, the verb and the path, so the prefix, the
+// grant's verb and the grant's pattern cover it when the pattern covers the path.
+//
+// IAM's '*' also matches '/', so a method of "*" cannot become "*" in the ARN:
+// ".../*/profile" would cover ".../DELETE/admin/profile". It becomes one ARN per
+// verb instead. A grant for the other kind of ARN (a WebSocket route key such as
+// "$connect" on a REST API, or a path on a WebSocket API) covers nothing.
+func (a ARN) Resources(method, path string) []string {
 	prefix := "arn:" + a.Partition + ":execute-api:" + a.Region + ":" + a.AccountID + ":" + a.APIID + "/" + a.Stage + "/"
-	path = strings.TrimPrefix(path, "/")
 	if a.Method == "" {
-		return prefix + path
+		if strings.HasPrefix(path, "$") || strings.HasPrefix(path, "*") {
+			return []string{prefix + path}
+		}
+		return nil
 	}
-	return prefix + method + "/" + path
+	if !strings.HasPrefix(path, "/") && !strings.HasPrefix(path, "*") {
+		return nil
+	}
+	methods := []string{method}
+	if method == "*" {
+		methods = verbs
+	}
+	out := make([]string, len(methods))
+	for i, m := range methods {
+		out[i] = prefix + m + path
+	}
+	return out
 }
 
 // denyResource returns a Resource that covers arn and fits API Gateway's limit:

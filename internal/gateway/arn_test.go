@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -74,23 +75,44 @@ func TestParseARN(t *testing.T) {
 	}
 }
 
-func TestARNResource(t *testing.T) {
+func TestARNResources(t *testing.T) {
 	rest, _ := ParseARN("arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/orders/42")
 	ws, _ := ParseARN("arn:aws:execute-api:eu-west-1:123456789012:ws/prod/$connect")
+	const r = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/"
+	const w = "arn:aws:execute-api:eu-west-1:123456789012:ws/prod/"
+	every := func(path string) []string {
+		out := []string{}
+		for _, v := range []string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"} {
+			out = append(out, r+v+path)
+		}
+		return out
+	}
 	tests := []struct {
 		arn          ARN
 		method, path string
-		want         string
+		want         []string
 	}{
-		{rest, "GET", "/orders/*", "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/orders/*"},
-		{rest, "*", "/", "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/"},
-		{rest, "*", "*", "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*"},
-		{ws, "*", "$connect", "arn:aws:execute-api:eu-west-1:123456789012:ws/prod/$connect"},
-		{ws, "GET", "/$connect", "arn:aws:execute-api:eu-west-1:123456789012:ws/prod/$connect"},
+		{rest, "GET", "/orders/*", []string{r + "GET/orders/*"}},
+		{rest, "GET", "/", []string{r + "GET/"}},
+		// A method of * is one ARN per verb: "*/profile" would match any path
+		// ending in /profile.
+		{rest, "*", "/profile", every("/profile")},
+		{rest, "*", "/orders/*", every("/orders/*")},
+		// A pattern starting with * follows the verb directly, as the path does.
+		{rest, "GET", "*", []string{r + "GET*"}},
+		{rest, "GET", "*/admin", []string{r + "GET*/admin"}},
+		{rest, "*", "*", every("*")},
+		// A WebSocket route key on a REST API covers nothing.
+		{rest, "*", "$connect", nil},
+		{ws, "*", "$connect", []string{w + "$connect"}},
+		{ws, "GET", "$connect", []string{w + "$connect"}},
+		{ws, "*", "*", []string{w + "*"}},
+		// A REST path on a WebSocket API covers nothing.
+		{ws, "GET", "/orders/*", nil},
 	}
 	for _, tt := range tests {
-		if got := tt.arn.Resource(tt.method, tt.path); got != tt.want {
-			t.Errorf("Resource(%q, %q) = %q, want %q", tt.method, tt.path, got, tt.want)
+		if got := tt.arn.Resources(tt.method, tt.path); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Resources(%q, %q) = %q, want %q", tt.method, tt.path, got, tt.want)
 		}
 	}
 }

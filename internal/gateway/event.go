@@ -150,7 +150,9 @@ func Decode(raw []byte) (*Event, error) {
 		ev, err = decodeRequest(raw, KindHTTP)
 	case p.Version != "":
 		return nil, fmt.Errorf("%w: payload version %q is neither 1.0 nor 2.0", ErrEvent, truncate(p.Version, 20))
-	case p.RequestContext.ConnectionID != "" || p.RequestContext.EventType != "" || strings.HasSuffix(p.MethodARN, "/$connect"):
+	case p.RequestContext.ConnectionID != "" || p.RequestContext.EventType != "" || isRouteKeyARN(p.MethodARN):
+		// Only the request context or an ARN of three segments, whose last is a
+		// route key, say WebSocket: a REST path ending in /$connect does not.
 		ev, err = decodeWebSocket(raw)
 	default:
 		ev, err = decodeRequest(raw, KindREST)
@@ -307,6 +309,11 @@ func decodeHTTPv2(raw []byte) (*Event, error) {
 	return ev, nil
 }
 
+func isRouteKeyARN(s string) bool {
+	a, err := ParseARN(s)
+	return err == nil && a.Method == ""
+}
+
 // fillFromARN sets the path from the ARN and completes what the request context
 // left empty from it: API Gateway always sends the ARN, and the region is only
 // ever there.
@@ -320,17 +327,30 @@ func (r *Request) fillFromARN(arn ARN) {
 }
 
 // joinHeaders lower-cases header names and joins repeated values with ",", as
-// payload 2.0 does. Names that differ only in case are joined too, in a stable order.
+// payload 2.0 does; Cookie headers join with "; ", as HTTP/2 does, so that they
+// stay one cookie list. Names that differ only in case are joined too, in a
+// stable order.
 func joinHeaders(single map[string]string, multi map[string][]string) map[string]string {
 	out := make(map[string]string, len(single))
+	add := func(name string, values ...string) {
+		name = strings.ToLower(name)
+		sep := ","
+		if name == "cookie" {
+			sep = "; "
+		}
+		v := strings.Join(values, sep)
+		if old, ok := out[name]; ok {
+			v = old + sep + v
+		}
+		out[name] = v
+	}
 	for _, name := range sortedKeys(multi) {
-		appendValue(out, strings.ToLower(name), strings.Join(multi[name], ","))
+		add(name, multi[name]...)
 	}
 	for _, name := range sortedKeys(single) {
-		if _, ok := multi[name]; ok {
-			continue
+		if _, ok := multi[name]; !ok {
+			add(name, single[name])
 		}
-		appendValue(out, strings.ToLower(name), single[name])
 	}
 	return out
 }

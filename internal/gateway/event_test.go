@@ -209,6 +209,33 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+func TestDecodeKindCannotBeForgedByThePath(t *testing.T) {
+	// A REST request whose path ends in /$connect is still a REST request.
+	ev, err := Decode([]byte(`{"type":"REQUEST","methodArn":"arn:aws:execute-api:r:1:api/prod/POST/orders/42/$connect",
+		"path":"/orders/42/$connect","httpMethod":"POST","requestContext":{"httpMethod":"POST"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Kind != KindREST || ev.Request.Method != "POST" || ev.Request.Path != "/orders/42/$connect" {
+		t.Fatalf("decoded as %s %q %q", ev.Kind, ev.Request.Method, ev.Request.Path)
+	}
+}
+
+func TestDecodeSeveralCookieHeaders(t *testing.T) {
+	ev, err := Decode([]byte(`{"type":"REQUEST","methodArn":"arn:aws:execute-api:r:1:api/prod/GET/x","path":"/x","httpMethod":"GET",
+		"headers":{"cookie":"id_token=a.b.c"},"multiValueHeaders":{"cookie":["theme=dark","id_token=a.b.c"],"Cookie":["lang=en"]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"theme": "dark", "id_token": "a.b.c", "lang": "en"}
+	if !reflect.DeepEqual(ev.Request.Cookies, want) {
+		t.Fatalf("cookies %v, want %v", ev.Request.Cookies, want)
+	}
+	if h := ev.Request.Headers["cookie"]; h != "lang=en; theme=dark; id_token=a.b.c" {
+		t.Fatalf("cookie header %q", h)
+	}
+}
+
 func TestRequestDocumentHasEveryContractField(t *testing.T) {
 	// The contract's input.request fields (section 3), plus raw_path and connection_id.
 	want := []string{"kind", "method", "path", "raw_path", "route", "route_key", "headers", "query", "path_params",

@@ -105,11 +105,12 @@ func (r Responder) policyResponse(ev *Event, principalID string, doc events.APIG
 func grantResources(arn ARN, grants []decision.Grant) ([]string, error) {
 	resources := make([]string, 0, len(grants)+1)
 	for _, g := range grants {
-		res := arn.Resource(g.Method, g.Path)
-		if len(res) > MaxResourceLength {
-			return nil, fmt.Errorf("%w: grant %s %s gives an ARN of %d characters, over API Gateway's %d", ErrNotRepresentable, g.Method, truncate(g.Path, 40), len(res), MaxResourceLength)
+		for _, res := range arn.Resources(g.Method, g.Path) {
+			if len(res) > MaxResourceLength {
+				return nil, fmt.Errorf("%w: grant %s %s gives an ARN of %d characters, over API Gateway's %d", ErrNotRepresentable, g.Method, truncate(g.Path, 40), len(res), MaxResourceLength)
+			}
+			resources = append(resources, res)
 		}
-		resources = append(resources, res)
 	}
 	return resources, nil
 }

@@ -117,7 +117,7 @@ func TestResponsesGolden(t *testing.T) {
 func TestResponsesEnforce(t *testing.T) {
 	ev := decode(t, "rest-request-edge.json")
 	arn := ev.ARN.String()
-	other := ev.ARN.Resource("GET", "/profile")
+	other := ev.ARN.Resources("GET", "/profile")[0]
 	r := Responder{}
 	policyOf := func(resp any) events.APIGatewayCustomAuthorizerPolicy {
 		t.Helper()
@@ -132,7 +132,7 @@ func TestResponsesEnforce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if doc := policyOf(resp); !Allows(doc, arn) || !Allows(doc, other) || Allows(doc, ev.ARN.Resource("POST", "/profile")) {
+	if doc := policyOf(resp); !Allows(doc, arn) || !Allows(doc, other) || Allows(doc, ev.ARN.Resources("POST", "/profile")[0]) {
 		t.Errorf("allow with a grant elsewhere must allow this ARN and the grant, nothing more: %+v", doc)
 	}
 
@@ -149,6 +149,30 @@ func TestResponsesEnforce(t *testing.T) {
 	}
 	if doc := policyOf(r.Fail(nil, "u")); Allows(doc, arn) || doc.Statement[0].Resource[0] != "*" {
 		t.Errorf("fail without an event must deny everything: %+v", doc)
+	}
+}
+
+// TestGrantsAllowNoMoreThanThePolicy checks the IAM policy a cached decision
+// leaves behind: every ARN it allows must be one the policy's grants cover.
+func TestGrantsAllowNoMoreThanThePolicy(t *testing.T) {
+	ev := mustEvent(t, "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/profile")
+	d := decisionOf(t, `{"allow":true,"grants":[{"method":"*","path":"/profile"},{"method":"GET","path":"/orders/*"},{"method":"*","path":"$connect"}]}`)
+	resp, err := Responder{}.Allow(ev, d, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := resp.(events.APIGatewayCustomAuthorizerResponse).PolicyDocument
+	arn := func(method, path string) string { return ev.ARN.Resources(method, path)[0] }
+	for _, allowed := range [][2]string{{"GET", "/profile"}, {"DELETE", "/profile"}, {"GET", "/orders/1"}, {"GET", "/orders/1/items"}} {
+		if !Allows(doc, arn(allowed[0], allowed[1])) {
+			t.Errorf("%s %s is granted but not allowed", allowed[0], allowed[1])
+		}
+	}
+	for _, denied := range [][2]string{{"DELETE", "/admin/users/profile"}, {"GET", "/x/profile"}, {"POST", "/orders/1"},
+		{"GET", "/x/orders/1"}, {"GET", "/$connect"}, {"POST", "/a/$connect"}} {
+		if Allows(doc, arn(denied[0], denied[1])) {
+			t.Errorf("%s %s is allowed by the policy %+v but granted by nothing", denied[0], denied[1], doc)
+		}
 	}
 }
 

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // IssuerConfig is one trusted issuer, an entry of AUTHZ_ISSUERS.
 type IssuerConfig struct {
-	// Issuer is the exact iss value.
+	// Issuer is the exact iss value. For the entra profile it may hold
+	// {tenantid}, which then matches the tenants listed in Tenants.
 	Issuer string `json:"issuer"`
 	// Audiences are the accepted aud values; a token must carry at least one.
 	Audiences []string `json:"audiences"`
@@ -22,13 +25,26 @@ type IssuerConfig struct {
 	JWKSURI string `json:"jwks_uri,omitempty"`
 	// Algorithms are the accepted signing algorithms; asymmetric only.
 	Algorithms []string `json:"algorithms,omitempty"`
-	// Tenants are the allowed tenant ids of a multi-tenant issuer.
+	// Tenants are the allowed tenant ids (Entra tid).
 	Tenants []string `json:"tenants,omitempty"`
 	// AccessTokenIssuer is the iss of access tokens when it differs from the
-	// discovery issuer (AD FS).
+	// discovery issuer (AD FS). It is only compared, never fetched.
 	AccessTokenIssuer string `json:"access_token_issuer,omitempty"`
 	// Claims overrides the profile's claim names: field → claim name(s).
 	Claims map[string]ClaimNames `json:"claims,omitempty"`
+	// Split overrides the separators that split a single-string claim into
+	// several values, per list field (scopes, groups, roles); "" never splits.
+	Split map[string]string `json:"split,omitempty"`
+	// Clients, when set, are the only client ids (azp, cid, client_id, appid)
+	// whose tokens are accepted.
+	Clients []string `json:"clients,omitempty"`
+	// AcceptIDTokens accepts ID tokens besides access tokens. Off by default: an
+	// ID token says who logged in to a client, not that the client may call this API.
+	AcceptIDTokens bool `json:"accept_id_tokens,omitempty"`
+	// LeewaySeconds is the clock skew allowed on nbf and iat: default 60, at most 300.
+	LeewaySeconds *int `json:"leeway_seconds,omitempty"`
+	// MaxLifetimeSeconds bounds exp-iat, and exp-now. Default 86400 (a day).
+	MaxLifetimeSeconds int `json:"max_lifetime_seconds,omitempty"`
 }
 
 // ClaimNames are the claims a normalised field is read from, in order: the first
@@ -60,6 +76,20 @@ var asymmetric = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", 
 // claimFields are the normalised fields a claims override may name.
 var claimFields = []string{"subject", "client_id", "tenant", "email", "name", "scopes", "groups", "roles"}
 
+// listFields are the normalised fields that hold several values.
+var listFields = []string{"scopes", "groups", "roles"}
+
+const (
+	defaultLeeway      = 60 * time.Second
+	maxLeeway          = 300 * time.Second
+	defaultMaxLifetime = 24 * time.Hour
+	maxMaxLifetime     = 7 * 24 * time.Hour
+	tenantPlaceholder  = "{tenantid}"
+)
+
+// guid is the shape of an Entra tenant id.
+var guid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
 // ParseIssuers reads and validates AUTHZ_ISSUERS: a JSON array of issuer entries.
 // Errors name the entry and field at fault.
 func ParseIssuers(data string) ([]IssuerConfig, error) {
@@ -70,7 +100,6 @@ func ParseIssuers(data string) ([]IssuerConfig, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("no issuer: at least one entry is required")
 	}
-	seen := map[string]bool{}
 	out := make([]IssuerConfig, 0, len(raw))
 	for i, r := range raw {
 		var c IssuerConfig
@@ -82,22 +111,36 @@ func ParseIssuers(data string) ([]IssuerConfig, error) {
 		if err := c.validate(); err != nil {
 			return nil, fmt.Errorf("entry %d (%s): %v", i, c.Issuer, err)
 		}
-		if seen[c.Issuer] {
-			return nil, fmt.Errorf("entry %d: issuer %q is listed twice", i, c.Issuer)
-		}
-		seen[c.Issuer] = true
 		out = append(out, c)
 	}
+	if err := checkDistinct(out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// checkDistinct refuses two entries that claim the same iss: which one's
+// audiences and profile apply would depend on the order.
+func checkDistinct(cfgs []IssuerConfig) error {
+	seen := map[string]int{}
+	for i, c := range cfgs {
+		for _, iss := range []string{c.Issuer, c.AccessTokenIssuer} {
+			if iss == "" {
+				continue
+			}
+			if j, dup := seen[iss]; dup {
+				return fmt.Errorf("entry %d: issuer %q is already taken by entry %d", i, iss, j)
+			}
+			seen[iss] = i
+		}
+	}
+	return nil
 }
 
 // validate checks an entry and fills its defaults.
 func (c *IssuerConfig) validate() error {
 	if c.Issuer == "" {
 		return fmt.Errorf(`field "issuer": required`)
-	}
-	if err := checkURL(c.Issuer); err != nil {
-		return fmt.Errorf(`field "issuer": %v`, err)
 	}
 	if c.Profile == "" {
 		c.Profile = "generic"
@@ -106,10 +149,10 @@ func (c *IssuerConfig) validate() error {
 	if !ok {
 		return fmt.Errorf(`field "profile": %q is not one of %s`, c.Profile, strings.Join(ProfileNames(), ", "))
 	}
-	if strings.ContainsAny(c.Issuer, "{}") && !p.templates {
-		return fmt.Errorf(`field "issuer": profile %s does not take {placeholders}`, c.Profile)
+	if err := c.validateIssuer(p); err != nil {
+		return err
 	}
-	if len(c.Audiences) == 0 && !p.audienceOptional {
+	if len(c.Audiences) == 0 {
 		return fmt.Errorf(`field "audiences": required, at least one accepted aud value`)
 	}
 	for _, a := range c.Audiences {
@@ -123,8 +166,11 @@ func (c *IssuerConfig) validate() error {
 		}
 	}
 	if c.AccessTokenIssuer != "" {
-		if err := checkURL(c.AccessTokenIssuer); err != nil {
-			return fmt.Errorf(`field "access_token_issuer": %v`, err)
+		if u, err := url.Parse(c.AccessTokenIssuer); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return fmt.Errorf(`field "access_token_issuer": %q is not an http(s) URL`, c.AccessTokenIssuer)
+		}
+		if c.AccessTokenIssuer == c.Issuer {
+			return fmt.Errorf(`field "access_token_issuer": the same as "issuer"; leave it out`)
 		}
 	}
 	if len(c.Algorithms) == 0 {
@@ -143,13 +189,59 @@ func (c *IssuerConfig) validate() error {
 			return fmt.Errorf(`field "claims": %q needs a claim name`, field)
 		}
 	}
+	for field := range c.Split {
+		if !slices.Contains(listFields, field) {
+			return fmt.Errorf(`field "split": %q is not one of %s`, field, strings.Join(listFields, ", "))
+		}
+	}
+	if slices.Contains(c.Clients, "") {
+		return fmt.Errorf(`field "clients": an empty client id`)
+	}
+	switch {
+	case c.LeewaySeconds != nil && (*c.LeewaySeconds < 0 || time.Duration(*c.LeewaySeconds)*time.Second > maxLeeway):
+		return fmt.Errorf(`field "leeway_seconds": %d is not between 0 and %d`, *c.LeewaySeconds, int(maxLeeway.Seconds()))
+	case c.MaxLifetimeSeconds < 0 || time.Duration(c.MaxLifetimeSeconds)*time.Second > maxMaxLifetime:
+		return fmt.Errorf(`field "max_lifetime_seconds": %d is not between 1 and %d`, c.MaxLifetimeSeconds, int(maxMaxLifetime.Seconds()))
+	}
+	if p.validate != nil {
+		return p.validate(c)
+	}
+	return nil
+}
+
+// validateIssuer checks the issuer URL, a {tenantid} template and its tenants.
+func (c *IssuerConfig) validateIssuer(p *profile) error {
+	n := strings.Count(c.Issuer, "{")
+	switch {
+	case n == 0:
+		if err := checkURL(c.Issuer); err != nil {
+			return fmt.Errorf(`field "issuer": %v`, err)
+		}
+	case !p.templates:
+		return fmt.Errorf(`field "issuer": profile %s does not take {placeholders}`, c.Profile)
+	case n != 1 || strings.Count(c.Issuer, tenantPlaceholder) != 1:
+		return fmt.Errorf(`field "issuer": the only placeholder is one %s`, tenantPlaceholder)
+	default:
+		if err := checkURL(strings.Replace(c.Issuer, tenantPlaceholder, "tenant", 1)); err != nil {
+			return fmt.Errorf(`field "issuer": %v`, err)
+		}
+		if len(c.Tenants) == 0 {
+			return fmt.Errorf(`field "tenants": required with %s: the tenant ids to accept`, tenantPlaceholder)
+		}
+	}
+	for i, t := range c.Tenants {
+		c.Tenants[i] = strings.ToLower(t)
+		if !guid.MatchString(c.Tenants[i]) {
+			return fmt.Errorf(`field "tenants": %q is not a tenant id (a GUID)`, t)
+		}
+	}
 	return nil
 }
 
 // checkURL accepts an https URL, or an http one on a loopback host, without
 // query, fragment or user information.
 func checkURL(s string) error {
-	u, err := url.Parse(strings.NewReplacer("{", "", "}", "").Replace(s))
+	u, err := url.Parse(s)
 	if err != nil {
 		return fmt.Errorf("%q is not a URL: %v", s, err)
 	}
@@ -178,4 +270,18 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func (c *IssuerConfig) leeway() time.Duration {
+	if c.LeewaySeconds == nil {
+		return defaultLeeway
+	}
+	return time.Duration(*c.LeewaySeconds) * time.Second
+}
+
+func (c *IssuerConfig) maxLifetime() time.Duration {
+	if c.MaxLifetimeSeconds == 0 {
+		return defaultMaxLifetime
+	}
+	return time.Duration(c.MaxLifetimeSeconds) * time.Second
 }

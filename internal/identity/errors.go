@@ -8,18 +8,24 @@ import (
 // Reasons are the stable codes of verification failures. They become the decision
 // log's reason and may be alerted on; they never change meaning.
 const (
-	ReasonMalformed     = "token_malformed"      // not a compact JWS, too large, undecodable
+	ReasonMalformed     = "token_malformed"      // not a compact JWS: parts, encoding, size, JSON
+	ReasonEncrypted     = "token_encrypted"      // a JWE (five parts, enc or zip)
 	ReasonScheme        = "token_scheme"         // an Authorization scheme other than Bearer
 	ReasonUnknownIssuer = "token_unknown_issuer" // iss is not configured
-	ReasonAlgorithm     = "token_algorithm"      // alg is not allowed for the issuer
-	ReasonHeader        = "token_header"         // a header this verifier refuses (jku, jwk, x5u, crit, enc)
+	ReasonAlgorithm     = "token_algorithm"      // alg is not allowed for the issuer: none, HS256, ...
+	ReasonHeader        = "token_header"         // a header this verifier refuses: jku, jwk, x5u, crit, b64, cty JWT
+	ReasonType          = "token_type"           // typ, or an ID token where an access token is expected
+	ReasonForeign       = "token_foreign"        // meant for someone else: Graph, Okta's org server
 	ReasonUnknownKey    = "token_unknown_key"    // no key of the issuer's set has the token's kid
 	ReasonSignature     = "token_signature"      // the signature does not verify
 	ReasonExpired       = "token_expired"        // exp is in the past, or missing
-	ReasonNotYetValid   = "token_not_yet_valid"  // nbf is in the future
+	ReasonNotYetValid   = "token_not_yet_valid"  // nbf or iat is in the future
+	ReasonLifetime      = "token_lifetime"       // exp is further from iat, or from now, than allowed
 	ReasonAudience      = "token_audience"       // no aud is an accepted audience
 	ReasonIssuer        = "token_issuer"         // iss does not match after verification
-	ReasonClaims        = "token_claims"         // the verified claims are unusable
+	ReasonTenant        = "token_tenant"         // the tenant is not allowed or does not match iss
+	ReasonClient        = "token_client"         // the client (azp, cid, client_id, appid) is not allowed
+	ReasonClaims        = "token_claims"         // a registered claim has the wrong type
 	ReasonUnavailable   = "idp_unavailable"      // discovery or keys could not be fetched
 )
 

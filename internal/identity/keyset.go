@@ -2,9 +2,12 @@ package identity
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	_ "crypto/sha256" // the hashes of RS256 and PS256
+	_ "crypto/sha512" // of RS384, RS512, PS384, PS512
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,17 +43,21 @@ type keySet struct {
 	inflight  chan struct{} // closed when the running fetch ends
 }
 
-// keyErrKey carries a *error through go-oidc, which flattens the key set's error
-// into text, so that the verifier can still tell why the key set refused.
-type keyErrKey struct{}
+// verification carries what the key set saw through go-oidc, which flattens the
+// key set's errors into text and keeps the payload to itself: why a signature was
+// refused, and the payload bytes it covers.
+type verification struct {
+	err     error
+	payload []byte
+}
+
+type verificationKey struct{}
 
 // VerifySignature verifies the JWS with the issuer's keys and returns its payload.
 func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
 	payload, err := k.verify(ctx, raw)
-	if err != nil {
-		if slot, ok := ctx.Value(keyErrKey{}).(*error); ok {
-			*slot = err
-		}
+	if rec, ok := ctx.Value(verificationKey{}).(*verification); ok {
+		rec.err, rec.payload = err, payload
 	}
 	return payload, err
 }
@@ -64,12 +71,16 @@ func (k *keySet) verify(ctx context.Context, raw string) ([]byte, error) {
 		return nil, fail(ReasonMalformed, "expected one signature, got %d", len(jws.Signatures))
 	}
 	header := jws.Signatures[0].Protected
+	if want := signatureSize(header.Algorithm); want > 0 && len(jws.Signatures[0].Signature) != want {
+		return nil, fail(ReasonSignature, "the %s signature has %d bytes, not %d", header.Algorithm, len(jws.Signatures[0].Signature), want)
+	}
 	candidates, err := k.candidates(ctx, header.KeyID, header.Algorithm)
 	if err != nil {
 		return nil, err
 	}
 	for _, key := range candidates {
-		if payload, err := jws.Verify(key.Key); err == nil {
+		payload, err := jws.Verify(key.Key)
+		if err == nil && strictPSS(raw, header.Algorithm, key, jws.Signatures[0].Signature) {
 			return payload, nil
 		}
 	}
@@ -230,7 +241,7 @@ func parseKeySet(body []byte) ([]jose.JSONWebKey, error) {
 		}
 		switch pk := pub.Key.(type) {
 		case *rsa.PublicKey:
-			if pk.N.BitLen() < minRSABits {
+			if pk.N.BitLen() < minRSABits || pk.E < 3 || hasROCAFingerprint(pk.N) {
 				continue
 			}
 		case *ecdsa.PublicKey, ed25519.PublicKey:
@@ -277,6 +288,29 @@ func keyFitsAlgorithm(key jose.JSONWebKey, alg string) bool {
 		return alg == "EdDSA"
 	}
 	return false
+}
+
+// strictPSS checks an RSASSA-PSS signature again with the salt length RFC 7518
+// requires (the hash's size): go-jose accepts any salt length. Other algorithms
+// pass.
+func strictPSS(raw, alg string, key jose.JSONWebKey, sig []byte) bool {
+	hashes := map[string]crypto.Hash{"PS256": crypto.SHA256, "PS384": crypto.SHA384, "PS512": crypto.SHA512}
+	h, ok := hashes[alg]
+	if !ok {
+		return true
+	}
+	pub, ok := key.Key.(*rsa.PublicKey)
+	if !ok {
+		return false
+	}
+	digest := h.New()
+	digest.Write([]byte(raw[:strings.LastIndexByte(raw, '.')]))
+	return rsa.VerifyPSS(pub, h, digest.Sum(nil), sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
+}
+
+// signatureSize is the fixed signature length of an ECDSA or EdDSA algorithm, or 0.
+func signatureSize(alg string) int {
+	return map[string]int{"ES256": 64, "ES384": 96, "ES512": 132, "EdDSA": 64}[alg]
 }
 
 func containsKID(keys []jose.JSONWebKey, kid string) bool {

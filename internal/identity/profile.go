@@ -3,27 +3,41 @@ package identity
 import (
 	"maps"
 	"slices"
+	"strings"
 )
 
 // A profile is what this verifier knows of one identity provider's tokens: where
 // its claims put the subject, client, tenant, scopes, groups and roles, and the
 // checks its tokens need beyond the signature. Each profile lives in a file of its
-// own (profile_NAME.go) and registers itself.
+// own (profile_NAME.go) and registers itself; every hook may be nil.
 type profile struct {
 	name string
 	// claims are the claim names of each normalised field, first present wins.
 	claims map[string]ClaimNames
-	// split says which separators a single string holding several values uses,
-	// per normalised list field. A field without an entry is never split: one
+	// split gives the separators that split a single string holding several
+	// values, per list field. A field without an entry is never split: one
 	// string is one value, so that "Domain Admins" never becomes "Admins".
 	split map[string]string
-	// templates is true when the issuer may hold {placeholders}.
+	// types are the accepted typ header values, compared case-insensitively;
+	// "" stands for no typ.
+	types []string
+	// templates is true when the issuer may hold {tenantid}.
 	templates bool
-	// audienceOptional is true when the provider's tokens may carry no aud.
-	audienceOptional bool
-	// check refuses verified claims the provider would not issue for this API.
-	// It may be nil.
-	check func(iss *issuer, claims map[string]any) error
+
+	// validate checks an issuer entry of this profile after the common checks.
+	validate func(c *IssuerConfig) error
+	// jwksURI gives the key set of an issuer that cannot be discovered, or "".
+	jwksURI func(c *IssuerConfig) string
+	// isIDToken tells an ID token from an access token; nil uses the OIDC markers.
+	isIDToken func(claims map[string]any) bool
+	// audiences gives what stands for aud; nil reads aud.
+	audiences func(claims map[string]any) ([]string, error)
+	// check refuses, before the signature check, tokens the provider issues
+	// that are not meant for this API. tenant is the one the issuer template
+	// matched, or "".
+	check func(iss *issuer, u *unverified, tenant string) error
+	// finish completes the normalised token.
+	finish func(t *Token, claims map[string]any)
 }
 
 var profiles = map[string]*profile{}
@@ -45,4 +59,56 @@ func (p *profile) claimNames(overrides map[string]ClaimNames) map[string]ClaimNa
 	out := maps.Clone(p.claims)
 	maps.Copy(out, overrides)
 	return out
+}
+
+// separators returns the profile's separators with an issuer's overrides applied.
+func (p *profile) separators(overrides map[string]string) map[string]string {
+	out := maps.Clone(p.split)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, overrides)
+	return out
+}
+
+func (p *profile) acceptsType(typ string) bool {
+	return slices.ContainsFunc(p.types, func(t string) bool { return strings.EqualFold(t, typ) })
+}
+
+func (p *profile) idToken(claims map[string]any) bool {
+	if p.isIDToken != nil {
+		return p.isIDToken(claims)
+	}
+	return hasOIDCMarkers(claims)
+}
+
+func (p *profile) audienceOf(claims map[string]any) ([]string, error) {
+	if p.audiences != nil {
+		return p.audiences(claims)
+	}
+	return audienceClaim(claims)
+}
+
+// hasOIDCMarkers reports claims only OpenID Connect ID tokens carry: a nonce,
+// hashes of the access token or code, or token_use "id".
+func hasOIDCMarkers(claims map[string]any) bool {
+	if claims["token_use"] == "id" {
+		return true
+	}
+	for _, c := range []string{"nonce", "at_hash", "c_hash", "s_hash"} {
+		if _, ok := claims[c]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// hasAny reports whether any of the claims is present.
+func hasAny(claims map[string]any, names ...string) bool {
+	for _, n := range names {
+		if _, ok := claims[n]; ok {
+			return true
+		}
+	}
+	return false
 }

@@ -49,7 +49,8 @@ func (s Sources) String() string {
 }
 
 // Take returns the token from the first source present, and deletes every
-// source's value from the maps, so that no copy of a token reaches the policy.
+// source's value, and any other value holding the token, from the maps, so that
+// no copy of a token reaches the policy.
 // A header must carry the Bearer scheme or no scheme at all; any other scheme is
 // an error. An empty value counts as absent.
 func (s Sources) Take(headers, cookies, query map[string]string) (string, error) {
@@ -80,6 +81,17 @@ func (s Sources) Take(headers, cookies, query map[string]string) (string, error)
 			token, err = FromAuthorization(v)
 		} else {
 			token = v
+		}
+	}
+	if token != "" {
+		// The same token elsewhere in the request (a second cookie, a copy in
+		// another header) must not reach the policy either.
+		for _, m := range []map[string]string{headers, cookies, query} {
+			for k, v := range m {
+				if strings.Contains(v, token) {
+					delete(m, k)
+				}
+			}
 		}
 	}
 	return token, err

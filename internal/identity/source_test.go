@@ -63,6 +63,15 @@ func TestSourcesTake(t *testing.T) {
 			want:    "q.q.q", leftHeaders: map[string]string{}, leftQuery: map[string]string{},
 		},
 		{
+			name:        "copies of the token elsewhere are removed too",
+			sources:     DefaultSources,
+			headers:     map[string]string{"authorization": "Bearer a.b.c", "x-forwarded-token": "a.b.c", "accept": "*/*"},
+			cookies:     map[string]string{"backup": "a.b.c", "theme": "dark"},
+			query:       map[string]string{"t": "prefix-a.b.c", "page": "2"},
+			want:        "a.b.c",
+			leftHeaders: map[string]string{"accept": "*/*"}, leftCookies: map[string]string{"theme": "dark"}, leftQuery: map[string]string{"page": "2"},
+		},
+		{
 			name:    "nothing present",
 			sources: all,
 			headers: map[string]string{"accept": "*/*"},

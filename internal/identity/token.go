@@ -20,6 +20,9 @@ type Token struct {
 	Roles     []string
 	ExpiresAt int64
 	IssuedAt  int64
+	// GroupsOverage is true when the provider left groups out because there were
+	// too many (Entra): Groups is then incomplete, not empty.
+	GroupsOverage bool
 	// Claims holds every verified claim as issued; numbers are json.Number.
 	Claims map[string]any
 }
@@ -27,20 +30,21 @@ type Token struct {
 // Document returns the token as the policy's input.token.
 func (t *Token) Document() map[string]any {
 	return map[string]any{
-		"issuer":     t.Issuer,
-		"profile":    t.Profile,
-		"subject":    t.Subject,
-		"audience":   nonNil(t.Audience),
-		"client_id":  t.ClientID,
-		"tenant":     t.Tenant,
-		"email":      t.Email,
-		"name":       t.Name,
-		"scopes":     nonNil(t.Scopes),
-		"groups":     nonNil(t.Groups),
-		"roles":      nonNil(t.Roles),
-		"expires_at": t.ExpiresAt,
-		"issued_at":  t.IssuedAt,
-		"claims":     t.Claims,
+		"issuer":         t.Issuer,
+		"profile":        t.Profile,
+		"subject":        t.Subject,
+		"audience":       nonNil(t.Audience),
+		"client_id":      t.ClientID,
+		"tenant":         t.Tenant,
+		"email":          t.Email,
+		"name":           t.Name,
+		"scopes":         nonNil(t.Scopes),
+		"groups":         nonNil(t.Groups),
+		"roles":          nonNil(t.Roles),
+		"groups_overage": t.GroupsOverage,
+		"expires_at":     t.ExpiresAt,
+		"issued_at":      t.IssuedAt,
+		"claims":         t.Claims,
 	}
 }
 

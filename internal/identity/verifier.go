@@ -1,12 +1,12 @@
 // Package identity turns a bearer token into a verified, normalised principal:
 // the contract's input.token. It chooses the issuer by the token's iss among the
-// configured ones, verifies the signature with go-oidc against the issuer's key
-// set, checks the claims, and maps the provider's claims to scopes, groups and
-// roles by the issuer's profile.
+// configured ones, runs every check that needs no key, verifies the signature
+// with go-oidc against the issuer's key set, and maps the provider's claims to
+// scopes, groups and roles by the issuer's profile.
 //
-// It never lets an unverified claim through: the claims it returns are decoded
-// from the payload the signature covers, and any doubt is an error. It never logs
-// or returns the token.
+// It never lets an unverified claim through: the claims it returns are the
+// payload bytes the signature covers, and any doubt is an error. It never logs or
+// returns the token.
 package identity
 
 import (
@@ -17,17 +17,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-)
-
-var (
-	errNotObject = errors.New("not a JSON object")
-	errAudience  = errors.New("aud is neither a string nor an array of strings")
 )
 
 // Options tune the verifier. Zero values take the defaults.
@@ -42,8 +39,6 @@ type Options struct {
 	KeyCooldown time.Duration
 	// KeyMaxAge is how long keys are used before they are fetched again. Default 1h.
 	KeyMaxAge time.Duration
-	// Leeway is the clock skew allowed on nbf and iat. Default 60s. exp has none.
-	Leeway time.Duration
 	// Logger receives fetch failures. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -65,9 +60,6 @@ func (o *Options) defaults() {
 	if o.KeyMaxAge <= 0 {
 		o.KeyMaxAge = time.Hour
 	}
-	if o.Leeway <= 0 {
-		o.Leeway = 60 * time.Second
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -83,23 +75,29 @@ func (o *Options) defaults() {
 // use and meant to live as long as the process: discovery documents and keys are
 // fetched once and shared.
 type Verifier struct {
-	opts     Options
-	byIssuer map[string]*issuer
+	opts      Options
+	byIssuer  map[string]*issuer // exact iss values, access_token_issuer included
+	templates []*issuer          // issuers with {tenantid}
 
 	mu      sync.Mutex
 	keySets map[string]*keySet // by URL, shared by issuers with the same set
 }
 
-// issuer is one configured issuer and its lazily discovered go-oidc verifier.
+// issuer is one configured issuer and its lazily built go-oidc verifiers.
 type issuer struct {
 	cfg     IssuerConfig
 	profile *profile
 	names   map[string]ClaimNames
+	split   map[string]string
+	// prefix and suffix surround {tenantid} in a template issuer.
+	prefix, suffix string
 
-	mu      sync.Mutex
-	oidc    *oidc.IDTokenVerifier
-	keys    *keySet
-	triedAt time.Time
+	mu           sync.Mutex
+	keys         *keySet
+	verifiers    map[string]*oidc.IDTokenVerifier // by the exact iss they check
+	discovering  chan struct{}                    // closed when the running discovery ends
+	triedAt      time.Time                        // the last discovery attempt
+	discoveryErr error                            // why it failed
 }
 
 // New returns a verifier for the issuers. It makes no network call: discovery and
@@ -113,7 +111,20 @@ func New(issuers []IssuerConfig, opts Options) (*Verifier, error) {
 			return nil, fmt.Errorf("identity: issuer %q: %v", cfg.Issuer, err)
 		}
 		p := profiles[cfg.Profile]
-		v.byIssuer[cfg.Issuer] = &issuer{cfg: cfg, profile: p, names: p.claimNames(cfg.Claims)}
+		iss := &issuer{cfg: cfg, profile: p, names: p.claimNames(cfg.Claims), split: p.separators(cfg.Split),
+			verifiers: map[string]*oidc.IDTokenVerifier{}}
+		if prefix, suffix, ok := strings.Cut(cfg.Issuer, tenantPlaceholder); ok {
+			iss.prefix, iss.suffix = prefix, suffix
+			v.templates = append(v.templates, iss)
+		} else {
+			v.byIssuer[cfg.Issuer] = iss
+		}
+		if cfg.AccessTokenIssuer != "" {
+			v.byIssuer[cfg.AccessTokenIssuer] = iss
+		}
+	}
+	if err := checkDistinct(issuers); err != nil {
+		return nil, fmt.Errorf("identity: %v", err)
 	}
 	return v, nil
 }
@@ -122,11 +133,11 @@ func New(issuers []IssuerConfig, opts Options) (*Verifier, error) {
 // not wait for them. Failures are returned and retried on use.
 func (v *Verifier) Warm(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make([]error, 0, len(v.byIssuer))
 	var mu sync.Mutex
-	for _, iss := range v.byIssuer {
+	var errs []error
+	for _, iss := range v.all() {
 		wg.Go(func() {
-			_, keys, err := v.discover(ctx, iss)
+			keys, err := v.keysOf(ctx, iss)
 			if err == nil {
 				err = keys.refresh(ctx)
 			}
@@ -141,6 +152,16 @@ func (v *Verifier) Warm(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+func (v *Verifier) all() []*issuer {
+	out := slices.Clone(v.templates)
+	for _, iss := range v.byIssuer {
+		if !slices.Contains(out, iss) {
+			out = append(out, iss)
+		}
+	}
+	return out
+}
+
 // Verify checks raw and returns its verified, normalised token. Every error is an
 // *Error whose Reason says what failed.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
@@ -148,70 +169,117 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	iss, ok := v.byIssuer[u.iss]
-	if !ok {
-		// No fetch for an issuer nobody configured.
-		return nil, fail(ReasonUnknownIssuer, "iss %q is not a configured issuer", truncate(u.iss, 100))
-	}
-	if !slices.Contains(iss.cfg.Algorithms, u.alg) {
-		return nil, fail(ReasonAlgorithm, "alg %q is not accepted for %s (accepted: %v)", truncate(u.alg, 20), iss.cfg.Issuer, iss.cfg.Algorithms)
-	}
-	// Refuse a token meant for another API before spending a signature check on it.
-	if err := checkAudience(iss, u.aud); err != nil {
-		return nil, err
-	}
-	verifier, _, err := v.discover(ctx, iss)
+	claimedIss, err := stringClaim(u.claims, "iss")
 	if err != nil {
 		return nil, err
 	}
-	var keyErr error
-	idt, err := verifier.Verify(context.WithValue(ctx, keyErrKey{}, &keyErr), raw)
+	iss, tenant, err := v.lookup(claimedIss)
 	if err != nil {
+		return nil, err // no fetch for an issuer nobody configured
+	}
+	// Everything that needs no key is checked first, so that a token meant for
+	// someone else, or stale, costs no signature check.
+	if err := v.precheck(iss, u, tenant); err != nil {
+		return nil, err
+	}
+	verifier, err := v.verifierFor(ctx, iss, claimedIss)
+	if err != nil {
+		return nil, err
+	}
+	rec := &verification{}
+	if _, err := verifier.Verify(context.WithValue(ctx, verificationKey{}, rec), raw); err != nil {
 		var expired *oidc.TokenExpiredError
 		switch {
-		case keyErr != nil:
-			return nil, keyErr
+		case rec.err != nil:
+			return nil, rec.err
 		case errors.As(err, &expired):
 			return nil, fail(ReasonExpired, "the token expired at %s", expired.Expiry.UTC().Format(time.RFC3339))
 		default:
 			return nil, fail(ReasonMalformed, "%v", err)
 		}
 	}
-	// The claims the policy sees are decoded from the verified payload.
-	var payload json.RawMessage
-	if err := idt.Claims(&payload); err != nil {
-		return nil, fail(ReasonClaims, "%v", err)
+	// The checked claims are the verified ones only if the signature covers the
+	// very bytes they were decoded from.
+	if !bytes.Equal(rec.payload, u.payload) {
+		return nil, fail(ReasonSignature, "the verified payload differs from the one read")
 	}
-	claims := map[string]any{}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	if err := dec.Decode(&claims); err != nil {
-		return nil, fail(ReasonClaims, "%v", err)
-	}
-	t := &Token{Issuer: iss.cfg.Issuer, Profile: iss.profile.name, Audience: idt.Audience, Claims: claims}
-	if err := v.checkClaims(iss, t); err != nil {
-		return nil, err
-	}
-	if iss.profile.check != nil {
-		if err := iss.profile.check(iss, claims); err != nil {
-			return nil, err
-		}
-	}
-	t.normalise(iss.names, iss.profile.split)
-	return t, nil
+	return iss.token(u, claimedIss), nil
 }
 
-// checkClaims checks the verified claims: iss exact, aud accepted, exp present and
-// in the future, nbf and iat not beyond the leeway.
-func (v *Verifier) checkClaims(iss *issuer, t *Token) error {
-	if s, _ := t.Claims["iss"].(string); s != iss.cfg.Issuer {
-		return fail(ReasonIssuer, "iss %q is not %q", truncate(s, 100), iss.cfg.Issuer)
+// lookup finds the issuer of iss: an exact entry, or a template whose tenant is
+// allowed. It also recognises an Okta org server next to a configured Okta
+// custom server, to say why its tokens are refused.
+func (v *Verifier) lookup(iss string) (*issuer, string, error) {
+	if e, ok := v.byIssuer[iss]; ok {
+		return e, "", nil
 	}
-	if err := checkAudience(iss, t.Audience); err != nil {
+	for _, e := range v.templates {
+		if !strings.HasPrefix(iss, e.prefix) || !strings.HasSuffix(iss, e.suffix) || len(iss) <= len(e.prefix)+len(e.suffix) {
+			continue
+		}
+		tenant := iss[len(e.prefix) : len(iss)-len(e.suffix)]
+		if !slices.Contains(e.cfg.Tenants, tenant) {
+			return nil, "", fail(ReasonTenant, "the tenant of iss %q is not in the tenants of %s", truncate(iss, 100), e.cfg.Issuer)
+		}
+		return e, tenant, nil
+	}
+	for _, e := range v.byIssuer {
+		if e.profile.name == "okta" && sameOrigin(e.cfg.Issuer, iss) && isOktaOrgServer(iss) {
+			return nil, "", errOktaOrgToken
+		}
+	}
+	return nil, "", fail(ReasonUnknownIssuer, "iss %q is not a configured issuer", truncate(iss, 100))
+}
+
+func sameOrigin(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && ua.Scheme == ub.Scheme && ua.Host == ub.Host
+}
+
+// precheck runs the checks that need no key: algorithm, type, profile, audience,
+// client, times.
+func (v *Verifier) precheck(iss *issuer, u *unverified, tenant string) error {
+	p, cfg := iss.profile, &iss.cfg
+	if !slices.Contains(cfg.Algorithms, u.alg) {
+		return fail(ReasonAlgorithm, "alg %q is not accepted for %s (accepted: %s)", truncate(u.alg, 20), cfg.Issuer, strings.Join(cfg.Algorithms, ", "))
+	}
+	if !p.acceptsType(u.typ) {
+		return fail(ReasonType, "typ %q is not a %s access token's", truncate(u.typ, 40), p.name)
+	}
+	if p.check != nil {
+		if err := p.check(iss, u, tenant); err != nil {
+			return err
+		}
+	}
+	if !cfg.AcceptIDTokens && p.idToken(u.claims) {
+		return fail(ReasonType, "an ID token where an access token is expected (set accept_id_tokens to accept ID tokens)")
+	}
+	aud, err := p.audienceOf(u.claims)
+	if err != nil {
 		return err
 	}
+	if !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(cfg.Audiences, a) }) {
+		if len(aud) == 0 {
+			return fail(ReasonAudience, "the token has no audience")
+		}
+		return fail(ReasonAudience, "aud %q is not an accepted audience", truncate(strings.Join(aud, ","), 200))
+	}
+	if len(cfg.Clients) > 0 {
+		client := firstString(u.claims, iss.names["client_id"])
+		if !slices.Contains(cfg.Clients, client) {
+			return fail(ReasonClient, "client %q is not one of the issuer's clients", truncate(client, 100))
+		}
+	}
+	return v.checkTimes(cfg, u.claims)
+}
+
+// checkTimes checks exp (required, in the future), nbf and iat (not beyond the
+// leeway), and the lifetime.
+func (v *Verifier) checkTimes(cfg *IssuerConfig, claims map[string]any) error {
 	now := v.opts.Now()
-	exp, ok, err := numericDate(t.Claims, "exp")
+	leeway, maxLife := cfg.leeway(), cfg.maxLifetime()
+	exp, ok, err := numericDate(claims, "exp")
 	switch {
 	case err != nil:
 		return err
@@ -219,38 +287,29 @@ func (v *Verifier) checkClaims(iss *issuer, t *Token) error {
 		return fail(ReasonExpired, "the token has no exp")
 	case !now.Before(exp):
 		return fail(ReasonExpired, "the token expired at %s", exp.UTC().Format(time.RFC3339))
+	case exp.Sub(now) > maxLife+leeway:
+		return fail(ReasonLifetime, "the token is valid until %s, more than %s from now", exp.UTC().Format(time.RFC3339), maxLife)
 	}
-	t.ExpiresAt = exp.Unix()
-	nbf, ok, err := numericDate(t.Claims, "nbf")
+	nbf, ok, err := numericDate(claims, "nbf")
 	if err != nil {
 		return err
 	}
-	if ok && nbf.After(now.Add(v.opts.Leeway)) {
+	if ok && nbf.After(now.Add(leeway)) {
 		return fail(ReasonNotYetValid, "the token is not valid before %s", nbf.UTC().Format(time.RFC3339))
 	}
-	iat, ok, err := numericDate(t.Claims, "iat")
+	iat, ok, err := numericDate(claims, "iat")
 	if err != nil {
 		return err
 	}
 	if ok {
-		if iat.After(now.Add(v.opts.Leeway)) {
+		if iat.After(now.Add(leeway)) {
 			return fail(ReasonNotYetValid, "the token was issued in the future, at %s", iat.UTC().Format(time.RFC3339))
 		}
-		t.IssuedAt = iat.Unix()
-	}
-	return nil
-}
-
-func checkAudience(iss *issuer, aud []string) error {
-	for _, a := range aud {
-		if slices.Contains(iss.cfg.Audiences, a) {
-			return nil
+		if exp.Sub(iat) > maxLife {
+			return fail(ReasonLifetime, "the token lives %s, more than the %s allowed", exp.Sub(iat), maxLife)
 		}
 	}
-	if len(aud) == 0 {
-		return fail(ReasonAudience, "the token has no aud")
-	}
-	return fail(ReasonAudience, "aud %q is not an accepted audience", truncate(fmt.Sprint(aud), 200))
+	return nil
 }
 
 // numericDate reads a NumericDate claim (seconds since the epoch).
@@ -271,47 +330,121 @@ func numericDate(claims map[string]any, name string) (time.Time, bool, error) {
 	return time.Unix(sec, int64((f-float64(sec))*1e9)), true, nil
 }
 
-// discover returns the issuer's go-oidc verifier, discovering the issuer first if
-// needed. A failed discovery is retried no sooner than the key cooldown.
-func (v *Verifier) discover(ctx context.Context, iss *issuer) (*oidc.IDTokenVerifier, *keySet, error) {
+// token builds the normalised token from claims already verified.
+func (iss *issuer) token(u *unverified, claimedIss string) *Token {
+	aud, _ := audienceClaim(u.claims) // checked in precheck
+	t := &Token{Issuer: claimedIss, Profile: iss.profile.name, Audience: aud, Claims: u.claims}
+	if exp, ok, _ := numericDate(u.claims, "exp"); ok {
+		t.ExpiresAt = exp.Unix()
+	}
+	if iat, ok, _ := numericDate(u.claims, "iat"); ok {
+		t.IssuedAt = iat.Unix()
+	}
+	t.normalise(iss.names, iss.split)
+	if iss.profile.finish != nil {
+		iss.profile.finish(t, u.claims)
+	}
+	return t
+}
+
+// verifierFor returns the go-oidc verifier that checks iss exactly, discovering
+// the issuer first if needed.
+func (v *Verifier) verifierFor(ctx context.Context, iss *issuer, claimedIss string) (*oidc.IDTokenVerifier, error) {
+	keys, err := v.keysOf(ctx, iss)
+	if err != nil {
+		return nil, err
+	}
 	iss.mu.Lock()
 	defer iss.mu.Unlock()
-	if iss.oidc != nil {
-		return iss.oidc, iss.keys, nil
+	if ov, ok := iss.verifiers[claimedIss]; ok {
+		return ov, nil
 	}
-	jwksURI := iss.cfg.JWKSURI
-	if jwksURI == "" {
-		now := v.opts.Now()
-		if !iss.triedAt.IsZero() && now.Sub(iss.triedAt) < v.opts.KeyCooldown {
-			return nil, nil, fail(ReasonUnavailable, "discovery of %s failed less than %s ago", iss.cfg.Issuer, v.opts.KeyCooldown)
-		}
-		iss.triedAt = now
-		// The discovery outlives the request that triggered it: others wait for it.
-		dctx := oidc.ClientContext(context.WithoutCancel(ctx), v.opts.HTTPClient)
-		provider, err := oidc.NewProvider(dctx, iss.cfg.Issuer)
-		if err != nil {
-			v.opts.Logger.Warn("discovery failed", "issuer", iss.cfg.Issuer, "error", err.Error())
-			return nil, nil, fail(ReasonUnavailable, "discovery of %s: %v", iss.cfg.Issuer, err)
-		}
-		var meta struct {
-			JWKSURI string `json:"jwks_uri"`
-		}
-		if err := provider.Claims(&meta); err != nil || meta.JWKSURI == "" {
-			return nil, nil, fail(ReasonUnavailable, "discovery of %s gave no jwks_uri", iss.cfg.Issuer)
-		}
-		if err := checkURL(meta.JWKSURI); err != nil {
-			return nil, nil, fail(ReasonUnavailable, "discovery of %s: jwks_uri %v", iss.cfg.Issuer, err)
-		}
-		jwksURI = meta.JWKSURI
-	}
-	iss.keys = v.keySet(jwksURI)
-	iss.oidc = oidc.NewVerifier(iss.cfg.Issuer, iss.keys, &oidc.Config{
+	ov := oidc.NewVerifier(claimedIss, keys, &oidc.Config{
 		// Audiences are checked against the issuer's list, not one client id.
 		SkipClientIDCheck:    true,
 		SupportedSigningAlgs: iss.cfg.Algorithms,
 		Now:                  v.opts.Now,
 	})
-	return iss.oidc, iss.keys, nil
+	iss.verifiers[claimedIss] = ov
+	return ov, nil
+}
+
+// keysOf returns the issuer's key set: jwks_uri, the profile's known key set, or
+// discovery's. Discovery runs once, detached from the request that starts it so
+// that a request giving up does not waste it; every caller waits for it no
+// longer than its own deadline. A failed discovery is retried no sooner than the
+// key cooldown.
+func (v *Verifier) keysOf(ctx context.Context, iss *issuer) (*keySet, error) {
+	iss.mu.Lock()
+	if iss.keys != nil {
+		defer iss.mu.Unlock()
+		return iss.keys, nil
+	}
+	jwksURI := iss.cfg.JWKSURI
+	if jwksURI == "" && iss.profile.jwksURI != nil {
+		jwksURI = iss.profile.jwksURI(&iss.cfg)
+	}
+	if jwksURI != "" {
+		defer iss.mu.Unlock()
+		iss.keys = v.keySet(jwksURI)
+		return iss.keys, nil
+	}
+	if iss.discovering == nil {
+		now := v.opts.Now()
+		if !iss.triedAt.IsZero() && now.Sub(iss.triedAt) < v.opts.KeyCooldown {
+			defer iss.mu.Unlock()
+			return nil, fail(ReasonUnavailable, "discovery of %s failed less than %s ago: %v", iss.cfg.Issuer, v.opts.KeyCooldown, iss.discoveryErr)
+		}
+		iss.triedAt = now
+		done := make(chan struct{})
+		iss.discovering = done
+		go func() {
+			uri, err := v.discover(iss.cfg.Issuer)
+			iss.mu.Lock()
+			defer iss.mu.Unlock()
+			if err == nil {
+				iss.keys = v.keySet(uri)
+			} else {
+				iss.discoveryErr = err
+				v.opts.Logger.Warn("discovery failed", "issuer", iss.cfg.Issuer, "error", err.Error())
+			}
+			iss.discovering = nil
+			close(done)
+		}()
+	}
+	done := iss.discovering
+	iss.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, fail(ReasonUnavailable, "waiting for the discovery of %s: %v", iss.cfg.Issuer, ctx.Err())
+	}
+	iss.mu.Lock()
+	defer iss.mu.Unlock()
+	if iss.keys == nil {
+		return nil, fail(ReasonUnavailable, "discovery of %s: %v", iss.cfg.Issuer, iss.discoveryErr)
+	}
+	return iss.keys, nil
+}
+
+// discover reads the issuer's discovery document with go-oidc, which checks that
+// it names the same issuer, and returns its jwks_uri.
+func (v *Verifier) discover(issuerURL string) (string, error) {
+	// The client's timeout bounds the fetch.
+	provider, err := oidc.NewProvider(oidc.ClientContext(context.Background(), v.opts.HTTPClient), issuerURL)
+	if err != nil {
+		return "", err
+	}
+	var meta struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := provider.Claims(&meta); err != nil || meta.JWKSURI == "" {
+		return "", errors.New("no jwks_uri in the discovery document")
+	}
+	if err := checkURL(meta.JWKSURI); err != nil {
+		return "", fmt.Errorf("jwks_uri %v", err)
+	}
+	return meta.JWKSURI, nil
 }
 
 // keySet returns the shared key set of url.
@@ -331,6 +464,15 @@ func (v *Verifier) keySet(url string) *keySet {
 	}
 	v.keySets[url] = ks
 	return ks
+}
+
+func firstString(claims map[string]any, names ClaimNames) string {
+	for _, n := range names {
+		if s, ok := scalarString(claims[n]); ok && s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 // truncate cuts s to n bytes for a log message; values from tokens are the

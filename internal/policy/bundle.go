@@ -119,10 +119,8 @@ func download(ctx context.Context, source string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u.Scheme == "http" {
-		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return nil, errors.New("http:// is only allowed for loopback hosts; use https://")
-		}
+	if u.Scheme == "http" && !isLoopbackURL(u) {
+		return nil, errors.New("http:// is only allowed for loopback hosts; use https://")
 	}
 	ctx, cancel := context.WithTimeout(ctx, bundleFetchTimeout)
 	defer cancel()
@@ -130,7 +128,16 @@ func download(ctx context.Context, source string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := &http.Client{CheckRedirect: func(r *http.Request, via []*http.Request) error {
+		if len(via) >= 3 {
+			return errors.New("more than 3 redirects")
+		}
+		if r.URL.Scheme != "https" && !isLoopbackURL(r.URL) {
+			return fmt.Errorf("refusing a redirect to %s://%s", r.URL.Scheme, r.URL.Host)
+		}
+		return nil
+	}}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +153,11 @@ func download(ctx context.Context, source string) ([]byte, error) {
 		return nil, fmt.Errorf("the bundle is over %d bytes", MaxBundleBytes)
 	}
 	return body, nil
+}
+
+func isLoopbackURL(u *url.URL) bool {
+	ip := net.ParseIP(u.Hostname())
+	return u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 // verificationConfig builds OPA's bundle verification from a PEM public key, or a
