@@ -14,7 +14,7 @@ import (
 // compiled policy and the gateway adapter. It compiles the policy once, here; the
 // identity providers are contacted by Warm or on first use.
 func Build(ctx context.Context, cfg config.Config, log *slog.Logger) (*Authorizer, error) {
-	verifier, err := identity.New(cfg.Issuers, identity.Options{Logger: log})
+	verifier, err := identity.New(cfg.Issuers, identity.Options{Logger: log, KeyCooldown: cfg.JWKSCooldown, HTTPTimeout: cfg.IdPTimeout})
 	if err != nil {
 		return nil, &config.Error{Variable: "AUTHZ_ISSUERS", Err: err}
 	}

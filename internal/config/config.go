@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apigw-authz/authz/internal/identity"
 	"github.com/apigw-authz/authz/internal/policy"
@@ -24,6 +25,10 @@ type Config struct {
 	SimpleResponses bool
 	DecisionLog     bool
 	LogLevel        slog.Level
+	// JWKSCooldown is the least time between two fetches of a key set.
+	JWKSCooldown time.Duration
+	// IdPTimeout bounds each fetch of a discovery document or key set.
+	IdPTimeout time.Duration
 }
 
 // Error is a configuration error of one variable.
@@ -48,6 +53,8 @@ func FromEnv(getenv func(string) string, issuersOptional bool) (Config, error) {
 		SimpleResponses: true,
 		DecisionLog:     true,
 		LogLevel:        slog.LevelInfo,
+		JWKSCooldown:    15 * time.Second,
+		IdPTimeout:      3 * time.Second,
 	}
 	var errs []error
 	bad := func(variable string, err error) { errs = append(errs, &Error{Variable: variable, Err: err}) }
@@ -92,7 +99,25 @@ func FromEnv(getenv func(string) string, issuersOptional bool) (Config, error) {
 			bad("AUTHZ_LOG_LEVEL", fmt.Errorf("%q is not one of debug, info, warn, error", v))
 		}
 	}
+	if c.JWKSCooldown, err = duration(getenv("AUTHZ_JWKS_COOLDOWN"), c.JWKSCooldown, time.Second, 10*time.Minute); err != nil {
+		bad("AUTHZ_JWKS_COOLDOWN", err)
+	}
+	if c.IdPTimeout, err = duration(getenv("AUTHZ_IDP_TIMEOUT"), c.IdPTimeout, 100*time.Millisecond, 10*time.Second); err != nil {
+		bad("AUTHZ_IDP_TIMEOUT", err)
+	}
 	return c, errors.Join(errs...)
+}
+
+func duration(v string, def, lo, hi time.Duration) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		return def, fmt.Errorf("%q is not a duration between %s and %s, such as 15s", v, lo, hi)
+	}
+	return d, nil
 }
 
 func boolean(v string, def bool) (bool, error) {

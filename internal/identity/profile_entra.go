@@ -55,6 +55,9 @@ func init() {
 				return err
 			}
 			tid = strings.ToLower(tid)
+			if tenant == "" {
+				tenant = tenantOf(iss.cfg.Issuer) // a single-tenant issuer names its tenant too
+			}
 			switch {
 			case tenant != "" && tid != tenant:
 				return fail(ReasonTenant, "tid %q is not the tenant of iss (%s)", truncate(tid, 40), tenant)
@@ -71,6 +74,20 @@ func init() {
 			t.GroupsOverage = distributed || claims["hasgroups"] == true
 		},
 	})
+}
+
+// tenantOf returns the tenant id in an issuer URL's path, or "".
+func tenantOf(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return ""
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if guid.MatchString(strings.ToLower(seg)) {
+			return strings.ToLower(seg)
+		}
+	}
+	return ""
 }
 
 // entraKeys gives the key set of Entra's public cloud issuers, whose discovery
