@@ -79,6 +79,10 @@ reasons contains sprintf("role %s grants %s %s", [entry.role, entry.grant.method
 	entry.role
 }
 
+reasons contains "the token's group list is incomplete (overage): no role is bound from groups" if {
+	input.token.groups_overage
+}
+
 reasons contains sprintf("no token, and %s is not public", [request_line]) if {
 	not allow
 	not input.token

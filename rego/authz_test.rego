@@ -81,6 +81,13 @@ test_unknown_groups_grant_nothing if {
 	d.reasons == {"no grant of the roles [] covers GET /orders"}
 }
 
+test_group_overage_is_explained if {
+	tok := user("u", {"groups": [], "roles": ["Orders.Read"], "groups_overage": true})
+	d := authz.decision with input as {"request": rest("GET", "/orders"), "token": tok}
+	d.allow
+	"the token's group list is incomplete (overage): no role is bound from groups" in d.reasons
+}
+
 test_empty_subject_is_anonymous if {
 	d := authz.decision with input as {"request": rest("GET", "/health"), "token": user("", {})}
 	d.principal_id == "anonymous"
