@@ -13,7 +13,7 @@ REGO    := rego bundles/default
 all: build
 
 help:
-	@echo "make run          build, then decide three sample requests with a local dev issuer"
+	@echo "make run          build, then run a local API Gateway with a dev issuer and the policy, reloaded on change"
 	@echo "make test         every test: Go tests, opa test with coverage, format and lint checks"
 	@echo "make build        bin/authorizer and bin/authz for this machine"
 	@echo "make package      dist/bootstrap and dist/authorizer.zip for Lambda (ARCH=arm64|amd64)"
@@ -25,23 +25,11 @@ build:
 	$(GO) build -o $(BIN)/authorizer ./cmd/authorizer
 	$(GO) build -o $(BIN)/authz ./cmd/authz
 
-# The local loop: a real OIDC issuer on loopback, real signatures, the embedded policy.
+# The local loop: a local API Gateway on 127.0.0.1:8080 in front of the core, a
+# real OIDC issuer on loopback, and the policy of rego/ and bundles/default/,
+# reloaded when they change. It prints three requests to paste.
 run: build
-	@echo
-	@echo "== An admin deletes an order (expect ALLOW: the backend answers)"
-	@$(BIN)/authz check --sub alice --groups admins --method DELETE --path /orders/42 | sed -n '1,9p'; true
-	@echo
-	@echo "== A reader deletes an order (expect DENY: 403)"
-	@$(BIN)/authz check --sub bob --groups orders-readers --method DELETE --path /orders/42 | sed -n '1,9p'; true
-	@echo
-	@echo "== No token on a private route (expect UNAUTHORIZED: 401)"
-	@$(BIN)/authz check --method GET --path /orders | sed -n '1,4p'; true
-	@echo
-	@echo "Try your own request (the full input, decision and IAM policy are printed):"
-	@echo "  $(BIN)/authz check --sub carol --scopes orders:read --method GET --path /orders/7"
-	@echo "  $(BIN)/authz check --kind http --sub dave --roles Orders.Write --method POST --path /orders --json"
-	@echo "  $(BIN)/authz check --kind websocket --sub erin --groups orders-readers"
-	@echo "Edit rego/authz.rego or bundles/default/data.json and run it again; 'make test' checks your change."
+	$(BIN)/authz serve --dev-issuer --watch
 
 test: lint policy-test go-test
 

@@ -1,5 +1,7 @@
 # METADATA
 # title: Default authorization policy
+# schemas:
+#   - input: schema.input
 # description: |
 #   Role-based access. The token's groups, roles and scopes bind to roles
 #   (data.rbac.bindings); roles grant method and path patterns

@@ -18,8 +18,9 @@ import (
 )
 
 // bootstrap is the authorizer binary built once by TestMain, exactly as
-// `make package` builds it (for the host's OS and architecture).
-var bootstrap string
+// `make package` builds it (for the host's OS and architecture); authzBin is the
+// authz CLI, as `make build` builds it.
+var bootstrap, authzBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "authz-e2e-")
@@ -28,12 +29,18 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bootstrap = filepath.Join(dir, "bootstrap")
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bootstrap, "./cmd/authorizer")
-	build.Dir = ".."
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the authorizer: %v\n%s", err, out)
-		os.Exit(1)
+	authzBin = filepath.Join(dir, "authz")
+	for _, args := range [][]string{
+		{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bootstrap, "./cmd/authorizer"},
+		{"build", "-o", authzBin, "./cmd/authz"},
+	} {
+		build := exec.Command("go", args...)
+		build.Dir = ".."
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go %v: %v\n%s", args, err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -27,27 +28,35 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ", ") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
+// unverifiedBearer stands for the token in a request whose claims come from
+// --claims: the claims verifier ignores it.
+const unverifiedBearer = "unverified-claims-from-a-file"
+
 func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("authz check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		eventFile = fs.String("event", "", "an authorizer event `file` (JSON), or - for stdin; also the first argument")
-		kind      = fs.String("kind", "rest", "with no event file, the event kind to build: "+strings.Join(localgw.Kinds, ", "))
-		method    = fs.String("method", "GET", "with no event file, the request `method`")
-		path      = fs.String("path", "/", "with no event file, the request `path`, with an optional ?query")
-		route     = fs.String("route", "", "with no event file, the API's route `template` (default: the path)")
-		token     = fs.String("token", "", "a bearer `token` for the request, verified against AUTHZ_ISSUERS or the dev issuer")
-		devIssuer = fs.Bool("dev-issuer", false, "start a development OIDC issuer on loopback and trust it")
-		sub       = fs.String("sub", "", "mint a token for this `subject` with the dev issuer (implies --dev-issuer)")
-		groups    = fs.String("groups", "", "with --sub: comma-separated `groups` claim")
-		roles     = fs.String("roles", "", "with --sub: comma-separated `roles` claim")
-		scopes    = fs.String("scopes", "", "with --sub: space- or comma-separated `scope` claim")
-		bundle    = fs.String("bundle", "", "a bundle `directory`, .tar.gz or URL (overrides AUTHZ_BUNDLE)")
-		asJSON    = fs.Bool("json", false, "print one JSON object, for scripts")
-		logs      = fs.Bool("log", false, "also print the decision-log line to stderr")
-		headers   listFlag
+		eventFile  = fs.String("event", "", "an authorizer event `file` (JSON), or - for stdin; also the first argument")
+		kind       = fs.String("kind", "rest", "with no event file, the event kind to build: "+strings.Join(localgw.Kinds, ", "))
+		method     = fs.String("method", "GET", "with no event file, the request `method`")
+		path       = fs.String("path", "/", "with no event file, the request `path`, with an optional ?query")
+		route      = fs.String("route", "", "with no event file, the API's route `template` (default: the path)")
+		token      = fs.String("token", "", "a bearer `token` for the request, verified against AUTHZ_ISSUERS or the dev issuer")
+		claimsFile = fs.String("claims", "", "UNVERIFIED claims for the request, from a JSON `file`: no signature is checked")
+		devIssuer  = fs.Bool("dev-issuer", false, "start a development OIDC issuer on loopback and trust it")
+		devProfile = fs.String("dev-profile", "generic", "with --sub, the token shape: "+strings.Join(devissuer.Profiles, ", "))
+		sub        = fs.String("sub", "", "mint a token for this `subject` with the dev issuer (implies --dev-issuer)")
+		groups     = fs.String("groups", "", "with --sub: comma-separated groups")
+		roles      = fs.String("roles", "", "with --sub: comma-separated roles")
+		scopes     = fs.String("scopes", "", "with --sub: space- or comma-separated scopes")
+		sources    = fs.String("identity-source", "", "the authorizer's identity sources, for the cache check (default: AUTHZ_TOKEN_SOURCES)")
+		asJSON     = fs.Bool("json", false, "print one JSON object, for scripts")
+		logs       = fs.Bool("log", false, "also print the decision-log line to stderr")
+		headers    listFlag
+		bundles    listFlag
 	)
 	fs.Var(&headers, "header", "with no event file, a request header `Name: value` (repeatable)")
+	fs.Var(&bundles, "bundle", "a bundle `directory`, .tar.gz or URL (overrides AUTHZ_BUNDLE); repeat to layer directories")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -58,42 +67,65 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "authz check: "+format+"\n", a...)
 		return exitUsage
 	}
+	given := 0
+	for _, v := range []string{*sub, *token, *claimsFile} {
+		if v != "" {
+			given++
+		}
+	}
+	if given > 1 {
+		return fail("give one of --sub, --token and --claims")
+	}
 	if *sub != "" {
 		*devIssuer = true
-	}
-	if *sub != "" && *token != "" {
-		return fail("--sub mints a token; do not give --token as well")
 	}
 
 	cfg, err := config.FromEnv(os.Getenv, true) // a local tool: no issuer is needed for anonymous requests
 	if err != nil {
 		return fail("%v", err)
 	}
-	if *bundle != "" {
-		cfg.Bundle = *bundle
+	if _, err := chooseBundle(&cfg, bundles, false); err != nil {
+		return fail("%v", err)
 	}
-	var dev *devissuer.Issuer
+	idSources := cfg.TokenSources
+	if *sources != "" {
+		if idSources, err = identity.ParseSources(*sources); err != nil {
+			return fail("--identity-source: %v", err)
+		}
+	}
 	if *devIssuer {
-		if dev, err = devissuer.Start(devissuer.Options{}); err != nil {
+		dev, err := devissuer.Start(devissuer.Options{Profile: *devProfile})
+		if err != nil {
 			return fail("%v", err)
 		}
 		defer dev.Close()
-		cfg.Issuers = append(cfg.Issuers, identity.IssuerConfig{Issuer: dev.URL, Audiences: []string{dev.Audience()}})
-	}
-	if *sub != "" {
-		claims := dev.Claims(*sub)
-		claims["groups"] = splitList(*groups, ",")
-		claims["roles"] = splitList(*roles, ",")
-		claims["scope"] = strings.Join(splitList(*scopes, ", "), " ")
-		if *token, err = dev.Mint(claims, nil); err != nil {
-			return fail("minting a token: %v", err)
+		audience := dev.Audience()
+		if *devProfile == "cognito" {
+			audience = "dev-client"
 		}
+		cfg.Issuers = append(cfg.Issuers, identity.IssuerConfig{Issuer: dev.URL, Profile: *devProfile,
+			Audiences: []string{audience}, AccessTokenIssuer: dev.AccessTokenIssuer()})
+		if *sub != "" {
+			p := devissuer.Principal{Subject: *sub, Groups: splitList(*groups, ","), Roles: splitList(*roles, ","), Scopes: splitList(*scopes, ", ")}
+			if *token, err = dev.MintFor(p); err != nil {
+				return fail("minting a token: %v", err)
+			}
+		}
+	}
+	var verifier authorizer.Verifier
+	if *claimsFile != "" {
+		claims, err := readClaims(*claimsFile)
+		if err != nil {
+			return fail("--claims: %v", err)
+		}
+		verifier = claimsVerifier{identity.FromUnverifiedClaims(cfg.Issuers, claims)}
+		*token = unverifiedBearer
 	}
 
 	var raw []byte
 	switch {
 	case *eventFile != "" && *token != "":
-		return fail("put the token in the event file, or build the event from flags with --token")
+		return fail("put the token in the event file, or build the event from flags")
 	case *eventFile == "-":
 		raw, err = io.ReadAll(stdin)
 	case *eventFile != "":
@@ -122,12 +154,13 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx := context.Background()
-	a, err := authorizer.Build(ctx, cfg, log)
+	a, err := authorizer.BuildWithVerifier(ctx, cfg, log, verifier)
 	if err != nil {
 		return fail("%v", err)
 	}
 	res := a.Authorize(ctx, raw)
-	rep := newReport(res, a.Revision())
+	rep := newReport(res, a.Revision(), *claimsFile != "")
+	rep.CacheWarnings = localgw.CacheWarnings(ctx, a, res, idSources)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -139,6 +172,25 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		rep.print(stdout)
 	}
 	return rep.exitCode()
+}
+
+// claimsVerifier hands out claims read from a file, unverified.
+type claimsVerifier struct{ token *identity.Token }
+
+func (c claimsVerifier) Verify(context.Context, string) (*identity.Token, error) { return c.token, nil }
+
+func readClaims(file string) (map[string]any, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	claims := map[string]any{}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&claims); err != nil {
+		return nil, fmt.Errorf("%s is not a JSON object: %v", file, err)
+	}
+	return claims, nil
 }
 
 func splitList(s, separators string) []string {
@@ -153,28 +205,30 @@ func splitList(s, separators string) []string {
 
 // report is what check shows of a decision; its JSON form is for scripts.
 type report struct {
-	Outcome      string             `json:"outcome"`
-	Status       int                `json:"status"`
-	Reason       string             `json:"reason"`
-	Error        string             `json:"error,omitempty"`
-	DecisionID   string             `json:"decision_id"`
-	Revision     string             `json:"policy_revision"`
-	PrincipalID  string             `json:"principal_id,omitempty"`
-	Reasons      []string           `json:"reasons,omitempty"`
-	Input        map[string]any     `json:"input,omitempty"`
-	Decision     any                `json:"decision,omitempty"`
-	Response     any                `json:"response,omitempty"`
-	MethodARN    string             `json:"method_arn,omitempty"`
-	GatewayAllow *bool              `json:"api_gateway_allows,omitempty"`
-	Context      map[string]any     `json:"context,omitempty"`
-	Grants       []map[string]any   `json:"grants,omitempty"`
-	res          *authorizer.Result `json:"-"`
+	Outcome       string             `json:"outcome"`
+	Status        int                `json:"status"`
+	Reason        string             `json:"reason"`
+	Error         string             `json:"error,omitempty"`
+	Unverified    bool               `json:"unverified_claims"`
+	DecisionID    string             `json:"decision_id"`
+	Revision      string             `json:"policy_revision"`
+	PrincipalID   string             `json:"principal_id,omitempty"`
+	Reasons       []string           `json:"reasons,omitempty"`
+	Input         map[string]any     `json:"input,omitempty"`
+	Decision      any                `json:"decision,omitempty"`
+	Response      any                `json:"response,omitempty"`
+	Context       any                `json:"context,omitempty"`
+	MethodARN     string             `json:"method_arn,omitempty"`
+	GatewayAllow  *bool              `json:"api_gateway_allows,omitempty"`
+	CacheWarnings []string           `json:"cache_warnings"`
+	Grants        []map[string]any   `json:"grants,omitempty"`
+	res           *authorizer.Result `json:"-"`
 }
 
-func newReport(res *authorizer.Result, revision string) *report {
+func newReport(res *authorizer.Result, revision string, unverified bool) *report {
 	r := &report{
 		Outcome: string(res.Outcome), Reason: res.Reason, DecisionID: res.DecisionID, Revision: revision,
-		PrincipalID: res.PrincipalID, Input: res.Input, Response: res.Response, res: res,
+		Unverified: unverified, PrincipalID: res.PrincipalID, Input: res.Input, Response: res.Response, res: res,
 	}
 	switch res.Outcome {
 	case authorizer.OutcomeAllow:
@@ -189,7 +243,6 @@ func newReport(res *authorizer.Result, revision string) *report {
 	}
 	if d := res.Decision; d != nil {
 		r.Reasons = d.Reasons
-		r.Context = d.Context
 		for _, g := range d.Grants {
 			r.Grants = append(r.Grants, map[string]any{"method": g.Method, "path": g.Path})
 		}
@@ -198,24 +251,25 @@ func newReport(res *authorizer.Result, revision string) *report {
 	}
 	if res.Event != nil {
 		r.MethodARN = res.Event.ARN.String()
-		if allowed, ok := gatewayAllows(res.Response, r.MethodARN); ok {
-			r.GatewayAllow = &allowed
+		if allowed, ctx, ok := gatewayView(res.Response, r.MethodARN); ok {
+			r.GatewayAllow, r.Context = &allowed, ctx
 		}
 	}
 	return r
 }
 
-// gatewayAllows applies API Gateway's rules to the response for the request's ARN.
-func gatewayAllows(resp any, arn string) (bool, bool) {
+// gatewayView applies API Gateway's rules to the response for the request's ARN,
+// and gives the $context.authorizer values the backend would receive.
+func gatewayView(resp any, arn string) (bool, any, bool) {
 	switch r := resp.(type) {
 	case events.APIGatewayCustomAuthorizerResponse:
-		return gateway.Allows(r.PolicyDocument, arn), true
+		return gateway.Allows(r.PolicyDocument, arn), r.Context, true
 	case events.APIGatewayV2CustomAuthorizerIAMPolicyResponse:
-		return gateway.Allows(r.PolicyDocument, arn), true
+		return gateway.Allows(r.PolicyDocument, arn), r.Context, true
 	case events.APIGatewayV2CustomAuthorizerSimpleResponse:
-		return r.IsAuthorized, true
+		return r.IsAuthorized, r.Context, true
 	}
-	return false, false
+	return false, nil, false
 }
 
 func (r *report) exitCode() int {
@@ -233,6 +287,7 @@ func (r *report) exitCode() int {
 
 func (r *report) print(w io.Writer) {
 	res := r.res
+	const indent = "\n             "
 	line := func(label, format string, a ...any) {
 		fmt.Fprintf(w, "%-12s "+format+"\n", append([]any{label}, a...)...)
 	}
@@ -256,14 +311,21 @@ func (r *report) print(w io.Writer) {
 		req := ev.Request
 		line("Request", "%s %s %s (%s)", req.Kind, req.Method, req.Path, r.MethodARN)
 	}
-	if t := res.Token; t != nil {
-		line("Token", "verified: issuer %s, subject %q", t.Issuer, t.Subject)
+	switch t := res.Token; {
+	case t != nil && r.Unverified:
+		line("Token", "UNVERIFIED CLAIMS from a file (no signature checked): profile %s, subject %q", t.Profile, t.Subject)
 		line("", "groups %v, roles %v, scopes %v", t.Groups, t.Roles, t.Scopes)
-	} else if res.Input != nil {
+	case t != nil:
+		line("Token", "verified: issuer %s (%s), subject %q", t.Issuer, t.Profile, t.Subject)
+		line("", "groups %v, roles %v, scopes %v", t.Groups, t.Roles, t.Scopes)
+		if t.GroupsOverage {
+			line("", "GROUPS OVERAGE: the provider left groups out; the list is incomplete")
+		}
+	case res.Input != nil:
 		line("Token", "none (anonymous request)")
 	}
 	if len(r.Reasons) > 0 {
-		line("Reasons", "%s", strings.Join(r.Reasons, "\n             "))
+		line("Reasons", "%s", strings.Join(r.Reasons, indent))
 	}
 	if r.PrincipalID != "" && res.Response != nil {
 		line("Principal", "%s", r.PrincipalID)
@@ -282,13 +344,24 @@ func (r *report) print(w io.Writer) {
 		}
 		line("Gateway", "the returned response %s %s", verdict, r.MethodARN)
 	}
+	if r.Context != nil {
+		b, _ := json.Marshal(r.Context)
+		line("Context", "$context.authorizer: %s", b)
+	}
+	switch {
+	case res.Decision == nil:
+	case len(r.CacheWarnings) == 0:
+		line("Cache", "safe: a cached response answers this caller's other requests as the policy would")
+	default:
+		line("Cache", "UNSAFE with authorizer caching on (TTL > 0):%s- %s", indent, strings.Join(r.CacheWarnings, indent+"- "))
+	}
 	line("Decision", "%s (policy %s)", r.DecisionID, r.Revision)
 	if res.Response != nil {
-		b, _ := json.MarshalIndent(res.Response, "             ", "  ")
+		b, _ := json.MarshalIndent(res.Response, indent[1:], "  ")
 		line("Response", "%s", b)
 	}
 	if res.Input != nil {
-		b, _ := json.MarshalIndent(res.Input, "             ", "  ")
+		b, _ := json.MarshalIndent(res.Input, indent[1:], "  ")
 		line("Input", "%s", b)
 	}
 }

@@ -2,6 +2,8 @@
 // laptop, with the same code, input and decision as the Lambda.
 //
 //	authz check [flags] [EVENT.json|-]   decide one request and explain it
+//	authz serve [flags]                 a local API Gateway in front of the core
+//	authz token --sub S [flags]         a token from the dev issuer of authz serve
 //	authz version                       print the versions of authz and OPA
 package main
 
@@ -34,6 +36,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "check":
 		return check(args[1:], stdin, stdout, stderr)
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "token":
+		return token(args[1:], stdout, stderr)
 	case "version":
 		printVersion(stdout)
 		return exitAllow
@@ -52,10 +58,12 @@ func usage(w io.Writer) {
 
 Usage:
   authz check [flags] [EVENT.json|-]   decide one request with the authorizer's core and explain it
+  authz serve [flags]                 run a local API Gateway (127.0.0.1) in front of the core
+  authz token --sub S [flags]         mint a token with the dev issuer of authz serve --dev-issuer
   authz version                       print versions
 
-Run "authz check -h" for its flags. Configuration comes from the same AUTHZ_*
-variables as the Lambda; AUTHZ_ISSUERS is optional when --dev-issuer is used.
+Run "authz COMMAND -h" for its flags. Configuration comes from the same AUTHZ_*
+variables as the Lambda; AUTHZ_ISSUERS is optional for these local tools.
 
 Exit status of check: 0 allow, 3 deny (403), 4 unauthorized (401),
 5 the decision failed (403), 2 usage or configuration error.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/apigw-authz/authz/internal/config"
+	"github.com/apigw-authz/authz/internal/decision"
 	"github.com/apigw-authz/authz/internal/gateway"
 	"github.com/apigw-authz/authz/internal/identity"
 	"github.com/apigw-authz/authz/internal/policy"
@@ -14,16 +15,25 @@ import (
 // compiled policy and the gateway adapter. It compiles the policy once, here; the
 // identity providers are contacted by Warm or on first use.
 func Build(ctx context.Context, cfg config.Config, log *slog.Logger) (*Authorizer, error) {
-	verifier, err := identity.New(cfg.Issuers, identity.Options{Logger: log, KeyCooldown: cfg.JWKSCooldown, HTTPTimeout: cfg.IdPTimeout})
-	if err != nil {
-		return nil, &config.Error{Variable: "AUTHZ_ISSUERS", Err: err}
+	return BuildWithVerifier(ctx, cfg, log, nil)
+}
+
+// BuildWithVerifier is Build with another verifier than the configured issuers'
+// when v is not nil: `authz check --claims` uses it for unverified claims.
+func BuildWithVerifier(ctx context.Context, cfg config.Config, log *slog.Logger, v Verifier) (*Authorizer, error) {
+	if v == nil {
+		iv, err := identity.New(cfg.Issuers, identity.Options{Logger: log, KeyCooldown: cfg.JWKSCooldown, HTTPTimeout: cfg.IdPTimeout})
+		if err != nil {
+			return nil, &config.Error{Variable: "AUTHZ_ISSUERS", Err: err}
+		}
+		v = iv
 	}
-	engine, err := policy.Load(ctx, policy.Options{Bundle: cfg.Bundle, PublicKey: cfg.BundlePublicKey, Query: cfg.Query})
+	engine, err := policy.Load(ctx, policy.Options{Bundle: cfg.Bundle, PublicKey: cfg.BundlePublicKey, Query: cfg.Query, Dirs: cfg.BundleDirs})
 	if err != nil {
 		return nil, err
 	}
 	return New(Options{
-		Verifier:    verifier,
+		Verifier:    v,
 		Decider:     engine,
 		Sources:     cfg.TokenSources,
 		Responder:   gateway.Responder{SimpleResponses: cfg.SimpleResponses},
@@ -40,6 +50,12 @@ func (a *Authorizer) Warm(ctx context.Context) error {
 		return w.Warm(ctx)
 	}
 	return nil
+}
+
+// DecideInput evaluates the policy on an input document directly, for tools
+// that explore how a decision depends on the input.
+func (a *Authorizer) DecideInput(ctx context.Context, input map[string]any) (*decision.Decision, error) {
+	return a.opts.Decider.Decide(ctx, input)
 }
 
 // Revision names the policy in use.

@@ -29,6 +29,9 @@ type Config struct {
 	JWKSCooldown time.Duration
 	// IdPTimeout bounds each fetch of a discovery document or key set.
 	IdPTimeout time.Duration
+	// BundleDirs, set by local tools and never by the environment, are source
+	// folders read as one bundle instead of Bundle.
+	BundleDirs []string
 }
 
 // Error is a configuration error of one variable.

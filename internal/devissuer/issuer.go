@@ -42,6 +42,13 @@ type Options struct {
 	// Discovery adds fields to the discovery document, such as AD FS's
 	// access_token_issuer.
 	Discovery map[string]any
+	// Profile shapes the tokens MintFor mints like one identity provider's
+	// (see Profiles) and, when Path is empty, puts the issuer where that
+	// provider's is. Default "generic".
+	Profile string
+	// MintEndpoint serves POST /mint, which mints a token for a JSON Principal:
+	// anyone who can reach the loopback address can mint tokens.
+	MintEndpoint bool
 }
 
 // Issuer is a running development issuer.
@@ -72,6 +79,15 @@ func Start(opts Options) (*Issuer, error) {
 	if opts.TTL <= 0 {
 		opts.TTL = time.Hour
 	}
+	if opts.Profile == "" {
+		opts.Profile = "generic"
+	}
+	if pathOf(opts.Profile) == "" && opts.Profile != "generic" {
+		return nil, fmt.Errorf("devissuer: profile %q is not one of %s", opts.Profile, strings.Join(Profiles, ", "))
+	}
+	if opts.Path == "" {
+		opts.Path = pathOf(opts.Profile)
+	}
 	host, _, err := net.SplitHostPort(opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("devissuer: address %q: %v", opts.Addr, err)
@@ -97,6 +113,9 @@ func Start(opts Options) (*Issuer, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+base+"/.well-known/openid-configuration", iss.serveDiscovery)
 	mux.HandleFunc("GET "+base+"/keys", iss.serveKeys)
+	if opts.MintEndpoint {
+		mux.HandleFunc("POST /mint", iss.serveMint)
+	}
 	iss.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = iss.server.Serve(ln) }()
 	return iss, nil
@@ -200,6 +219,9 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{i.opts.Algorithm},
+	}
+	if ati := i.AccessTokenIssuer(); ati != "" {
+		doc["access_token_issuer"] = ati
 	}
 	for k, v := range i.opts.Discovery {
 		doc[k] = v

@@ -13,19 +13,26 @@ const invokeAction = "execute-api:Invoke"
 // with IAM's rules: a matching Deny statement wins over any Allow, and without a
 // matching Allow the request is denied.
 func Allows(doc events.APIGatewayCustomAuthorizerPolicy, arn string) bool {
-	allowed := false
+	return Evaluate(doc, arn) == "Allow"
+}
+
+// Evaluate returns the effect doc has on arn: "Deny" when a Deny statement
+// matches (an explicit deny), "Allow" when only Allow statements do, and ""
+// when none does (an implicit deny).
+func Evaluate(doc events.APIGatewayCustomAuthorizerPolicy, arn string) string {
+	effect := ""
 	for _, st := range doc.Statement {
 		if !statementMatches(st, arn) {
 			continue
 		}
 		switch st.Effect {
 		case "Deny":
-			return false
+			return "Deny"
 		case "Allow":
-			allowed = true
+			effect = "Allow"
 		}
 	}
-	return allowed
+	return effect
 }
 
 func statementMatches(st events.IAMPolicyStatement, arn string) bool {

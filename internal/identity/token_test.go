@@ -62,3 +62,16 @@ func TestNormaliseWithOverrides(t *testing.T) {
 		}
 	}
 }
+
+func TestFromUnverifiedClaimsUsesTheIssuersProfile(t *testing.T) {
+	issuers := []IssuerConfig{{Issuer: "https://login.microsoftonline.com/{tenantid}/v2.0", Profile: "entra"}}
+	tok := FromUnverifiedClaims(issuers, map[string]any{"iss": "https://login.microsoftonline.com/t1/v2.0", "oid": "o", "sub": "s",
+		"scp": "a b", "exp": json.Number("2000000000")})
+	if tok.Profile != "entra" || tok.Subject != "o" || !reflect.DeepEqual(tok.Scopes, []string{"a", "b"}) || tok.ExpiresAt != 2000000000 {
+		t.Fatalf("entra claims: %+v", tok)
+	}
+	tok = FromUnverifiedClaims(issuers, map[string]any{"iss": "https://other", "sub": "s", "scope": "x"})
+	if tok.Profile != "generic" || tok.Subject != "s" || tok.Scopes[0] != "x" {
+		t.Fatalf("generic claims: %+v", tok)
+	}
+}

@@ -35,10 +35,29 @@ const MaxBundleBytes = 32 << 20
 // bundleFetchTimeout bounds the download of a remote bundle at start-up.
 const bundleFetchTimeout = 20 * time.Second
 
-// loadBundle reads the bundle named by source: "" for the embedded default bundle,
-// a directory, a .tar.gz file, or an https:// (or loopback http://) URL of a
-// .tar.gz. With a public key, the bundle must carry a valid signature.
-func loadBundle(ctx context.Context, source, publicKey string) (*bundle.Bundle, error) {
+// loadBundle reads the bundle the options name: directories layered into one,
+// or source: "" for the embedded default bundle, a directory, a .tar.gz file, or
+// an https:// (or loopback http://) URL of a .tar.gz. With a public key, the
+// bundle must carry a valid signature.
+func loadBundle(ctx context.Context, opts Options) (*bundle.Bundle, error) {
+	source, publicKey := opts.Bundle, opts.PublicKey
+	if len(opts.Dirs) > 0 {
+		if source != "" || publicKey != "" {
+			return nil, errors.New("policy: layered directories exclude a bundle and a signing key")
+		}
+		fsys := make(layers, len(opts.Dirs))
+		for i, d := range opts.Dirs {
+			if info, err := os.Stat(d); err != nil || !info.IsDir() {
+				return nil, fmt.Errorf("bundle directory %q: not a directory", d)
+			}
+			fsys[i] = os.DirFS(d)
+		}
+		loader, err := bundle.NewFSLoader(fsys)
+		if err != nil {
+			return nil, err
+		}
+		return read(bundle.NewCustomReader(loader.WithFilter(skipTestsAndExamples)), nil, strings.Join(opts.Dirs, " + "))
+	}
 	var vc *bundle.VerificationConfig
 	if publicKey != "" {
 		if source == "" {
@@ -99,8 +118,17 @@ func read(r *bundle.Reader, vc *bundle.VerificationConfig, name string) (*bundle
 }
 
 // skipTests leaves *_test.rego out of the bundle: tests are for opa test.
-func skipTests(abspath string, info fs.FileInfo, _ int) bool {
+func skipTests(_ string, info fs.FileInfo, _ int) bool {
 	return !info.IsDir() && strings.HasSuffix(info.Name(), "_test.rego")
+}
+
+// skipTestsAndExamples also leaves out, below the top of a source folder, any
+// examples folder: its policies are bundles of their own.
+func skipTestsAndExamples(path string, info fs.FileInfo, depth int) bool {
+	if info.IsDir() {
+		return path != "." && info.Name() == "examples"
+	}
+	return skipTests(path, info, depth)
 }
 
 // embeddedFS is the default bundle: the Rego of rego/ over the manifest and data of

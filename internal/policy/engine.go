@@ -16,6 +16,9 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/util"
+
+	"github.com/apigw-authz/authz/bundles"
 
 	"github.com/apigw-authz/authz/internal/decision"
 )
@@ -57,6 +60,10 @@ type Options struct {
 	PublicKey string
 	// Query is AUTHZ_QUERY; DefaultQuery when empty.
 	Query string
+	// Dirs, for local tools, are directories read as one bundle, the first
+	// winning where two hold the same file: a policy folder and a data folder,
+	// such as rego and bundles/default. They exclude Bundle and PublicKey.
+	Dirs []string
 }
 
 // Engine evaluates one compiled policy. It is safe for concurrent use.
@@ -76,16 +83,23 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil || !ref.HasPrefix(ast.DefaultRootRef) || len(ref) < 2 {
 		return nil, fmt.Errorf("AUTHZ_QUERY %q: must be a reference into data, like %s", opts.Query, DefaultQuery)
 	}
-	b, err := loadBundle(ctx, opts.Bundle, opts.PublicKey)
+	b, err := loadBundle(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
 	if !defines(b, ref) {
 		return nil, fmt.Errorf("AUTHZ_QUERY %s: no rule or data of the bundle defines it", opts.Query)
 	}
+	schemas, err := inputSchema()
+	if err != nil {
+		return nil, err
+	}
 	r := rego.New(
 		rego.Query(opts.Query),
 		rego.ParsedBundle("policy", b),
+		// Modules that annotate `schemas: - input: schema.input` are type-checked
+		// against the contract's input document: a misspelt field stops the load.
+		rego.Schemas(schemas),
 		// A built-in that fails (say, to_number("x")) is an error, hence a deny,
 		// not a silently undefined expression that a rule might read as absence.
 		rego.StrictBuiltinErrors(true),
@@ -147,6 +161,17 @@ func names(ref ast.Ref) []string {
 // then its head's name (a Var) and the constant keys after it.
 func ruleNames(pkg, head ast.Ref) []string {
 	return append(names(pkg), names(head)...)
+}
+
+// inputSchema is the schema set holding the input document's schema as schema.input.
+func inputSchema() (*ast.SchemaSet, error) {
+	var schema any
+	if err := util.Unmarshal(bundles.InputSchema, &schema); err != nil {
+		return nil, fmt.Errorf("the embedded input schema: %v", err)
+	}
+	ss := ast.NewSchemaSet()
+	ss.Put(ast.MustParseRef("schema.input"), schema)
+	return ss, nil
 }
 
 // Revision identifies the loaded policy: the manifest's revision or a digest.

@@ -276,3 +276,44 @@ func TestBundlesFromTarballsURLsAndSignatures(t *testing.T) {
 		})
 	}
 }
+
+func TestSchemaAnnotatedPoliciesAreTypeChecked(t *testing.T) {
+	policy := func(field string) string {
+		return "# METADATA\n# schemas:\n#   - input: schema.input\npackage authz\n\ndecision := {\"allow\": input.request." + field + " == \"GET\"}\n"
+	}
+	if _, err := Load(context.Background(), Options{Bundle: writeBundle(t, map[string]string{"p.rego": policy("method")})}); err != nil {
+		t.Fatalf("a correct field: %v", err)
+	}
+	_, err := Load(context.Background(), Options{Bundle: writeBundle(t, map[string]string{"p.rego": policy("metod")})})
+	if err == nil || !strings.Contains(err.Error(), "undefined ref: input.request.metod") {
+		t.Fatalf("a misspelt field: %v", err)
+	}
+	// Without the annotation the policy is not checked, and the field is just undefined.
+	if _, err := Load(context.Background(), Options{Bundle: writeBundle(t, map[string]string{"p.rego": "package authz\n\ndecision := {\"allow\": input.request.metod == \"GET\"}\n"})}); err != nil {
+		t.Fatalf("an unannotated policy: %v", err)
+	}
+}
+
+func TestLayeredSourceDirectories(t *testing.T) {
+	// The repository's own folders, as `authz serve --watch` reads them.
+	rego, data := filepath.Join("..", "..", "rego"), filepath.Join("..", "..", "bundles", "default")
+	layered := load(t, Options{Dirs: []string{rego, data}})
+	embedded := load(t, Options{})
+	if layered.Revision() != embedded.Revision() {
+		t.Fatalf("the source folders give revision %s, the embedded bundle %s", layered.Revision(), embedded.Revision())
+	}
+	examples := writeBundle(t, map[string]string{
+		"p.rego":            "package authz\ndecision := {\"allow\": true}\n",
+		"examples/x/p.rego": "package authz\ndecision := {\"allow\": false}\n",
+		"p_test.rego":       "package authz_test\ntest_x if true\n",
+		"lib/helper.rego":   "package lib.helper\nx := 1\n",
+	})
+	e := load(t, Options{Dirs: []string{examples}})
+	d, err := e.Decide(context.Background(), rest("GET", "/"))
+	if err != nil || !d.Allow {
+		t.Fatalf("examples must stay out of a source folder's bundle: %+v, %v", d, err)
+	}
+	if _, err := Load(context.Background(), Options{Dirs: []string{"/nonexistent"}}); err == nil {
+		t.Fatal("a missing folder was accepted")
+	}
+}

@@ -1,0 +1,138 @@
+package devissuer
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// DevTenant is the Entra tenant id of tokens shaped like Entra's.
+const DevTenant = "00000000-0000-4000-8000-00000000d3e5"
+
+// Principal is who a minted token speaks for.
+type Principal struct {
+	Subject string   `json:"sub"`
+	Groups  []string `json:"groups,omitempty"`
+	Roles   []string `json:"roles,omitempty"`
+	Scopes  []string `json:"scopes,omitempty"`
+	Client  string   `json:"client,omitempty"`
+	TTL     int      `json:"ttl_seconds,omitempty"`
+}
+
+// Profiles lists the token shapes the issuer can mint.
+var Profiles = []string{"generic", "okta", "entra", "adfs", "cognito"}
+
+// pathOf is where each shape's issuer lives, as at the real provider.
+func pathOf(profile string) string {
+	switch profile {
+	case "okta":
+		return "/oauth2/default"
+	case "entra":
+		return "/" + DevTenant + "/v2.0"
+	case "adfs":
+		return "/adfs"
+	case "cognito":
+		return "/local_DevPool"
+	}
+	return ""
+}
+
+// Profile is the shape of the tokens the issuer mints.
+func (i *Issuer) Profile() string { return i.opts.Profile }
+
+// AccessTokenIssuer is the iss of access tokens when it is not URL (AD FS shape).
+func (i *Issuer) AccessTokenIssuer() string {
+	if i.opts.Profile == "adfs" {
+		return i.URL + "/services/trust"
+	}
+	return ""
+}
+
+// MintFor signs a token for p, shaped like the access tokens of the issuer's
+// profile: Okta's scp array and uid, Entra's oid and tid, AD FS's upn and group,
+// Cognito's client_id and cognito:groups, or generic scope and groups.
+func (i *Issuer) MintFor(p Principal) (string, error) {
+	if p.Subject == "" {
+		return "", fmt.Errorf("devissuer: a subject is required")
+	}
+	client := p.Client
+	if client == "" {
+		client = "dev-client"
+	}
+	c := i.Claims(p.Subject)
+	if p.TTL > 0 {
+		c["exp"] = time.Now().Add(time.Duration(p.TTL) * time.Second).Unix()
+	}
+	scopes := strings.Join(p.Scopes, " ")
+	var header map[string]any
+	switch i.opts.Profile {
+	case "okta":
+		c["uid"], c["sub"], c["cid"], c["ver"] = p.Subject, p.Subject+"@example.com", client, 1
+		c["scp"], c["groups"] = nonNil(p.Scopes), nonNil(p.Groups)
+		if len(p.Roles) > 0 {
+			c["roles"] = p.Roles
+		}
+		header = map[string]any{"typ": "application/okta-internal-at+jwt"}
+	case "entra":
+		c["oid"], c["sub"], c["tid"], c["azp"], c["ver"] = p.Subject, "pairwise-"+p.Subject, DevTenant, client, "2.0"
+		c["preferred_username"] = p.Subject + "@contoso.example"
+		if scopes != "" {
+			c["scp"] = scopes
+		}
+		c["roles"], c["groups"] = nonNil(p.Roles), nonNil(p.Groups)
+	case "adfs":
+		c["iss"] = i.AccessTokenIssuer()
+		delete(c, "sub")
+		c["upn"], c["unique_name"], c["appid"], c["scp"], c["ver"] = p.Subject, "DEV\\"+p.Subject, client, scopes, "1.0"
+		if g := oneOrMany(p.Groups); g != nil {
+			c["group"] = g
+		}
+		if r := oneOrMany(p.Roles); r != nil {
+			c["role"] = r
+		}
+	case "cognito":
+		delete(c, "aud")
+		c["client_id"], c["token_use"], c["username"], c["scope"] = client, "access", p.Subject, scopes
+		c["cognito:groups"] = nonNil(p.Groups)
+	default:
+		c["client_id"], c["scope"], c["groups"], c["roles"] = client, scopes, nonNil(p.Groups), nonNil(p.Roles)
+	}
+	return i.Mint(c, header)
+}
+
+// oneOrMany is how AD FS sends a multi-valued claim: a string for one value.
+func oneOrMany(values []string) any {
+	switch len(values) {
+	case 0:
+		return nil
+	case 1:
+		return values[0]
+	default:
+		return values
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// serveMint answers POST /mint with a token for the Principal in the body. It
+// exists only when Options.MintEndpoint is set, for `authz token`.
+func (i *Issuer) serveMint(w http.ResponseWriter, r *http.Request) {
+	var p Principal
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&p); err != nil {
+		http.Error(w, "a JSON principal is expected: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	tok, err := i.MintFor(p)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	writeJSON(w, map[string]string{"token": tok, "issuer": i.URL, "profile": i.opts.Profile})
+}

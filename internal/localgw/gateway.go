@@ -1,0 +1,289 @@
+package localgw
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/apigw-authz/authz/internal/authorizer"
+	"github.com/apigw-authz/authz/internal/gateway"
+	"github.com/apigw-authz/authz/internal/identity"
+)
+
+// Headers that carry the authorizer's result to the backend. Values a client
+// sends under these names are removed first.
+const (
+	HeaderPrincipal = "X-Authorizer-Principal-Id"
+	HeaderContext   = "X-Authorizer-Context" // a JSON object: $context.authorizer.*
+)
+
+// Authorize is the authorizer core the gateway calls.
+type Authorize func(ctx context.Context, event []byte) *authorizer.Result
+
+// Options configure a Gateway.
+type Options struct {
+	// Kind is the event kind built for each request: "rest" or "http" (payload 2.0).
+	Kind string
+	API  API
+	// IdentitySources are what API Gateway requires before it calls the
+	// authorizer, and keys its cache on. Empty calls the authorizer every time
+	// and needs CacheTTL 0, as in API Gateway.
+	IdentitySources identity.Sources
+	// CacheTTL is the authorizer result cache's time to live; 0 turns it off.
+	CacheTTL time.Duration
+	Backend  http.Handler
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// Gateway is API Gateway on a laptop. It turns plain HTTP requests into the
+// authorizer events API Gateway would send, calls the core, enforces the returned
+// IAM policy with IAM's rules (an explicit Deny wins, '*' crosses '/'), caches
+// authorizer results per identity source for the TTL as API Gateway does, answers
+// 401 and 403 with API Gateway's bodies, and hands allowed requests to the backend.
+type Gateway struct {
+	opts Options
+
+	mu        sync.Mutex
+	authorize Authorize
+	cache     map[string]cached
+}
+
+type cached struct {
+	response any
+	expires  time.Time
+}
+
+// New returns a gateway calling authorize.
+func New(opts Options, authorize Authorize) *Gateway {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Kind == "" {
+		opts.Kind = "rest"
+	}
+	if opts.Backend == nil {
+		opts.Backend = Echo()
+	}
+	return &Gateway{opts: opts, authorize: authorize, cache: map[string]cached{}}
+}
+
+// Replace swaps the authorizer core, as a deployment of a new policy does, and
+// empties the cache, as that deployment would.
+func (g *Gateway) Replace(authorize Authorize) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.authorize = authorize
+	g.cache = map[string]cached{}
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := g.opts.Now()
+	line := []any{"method", r.Method, "path", r.URL.Path}
+	status, outcome, cache := g.serve(w, r)
+	line = append(line, "status", status, "outcome", outcome, "cache", cache,
+		"latency_ms", float64(g.opts.Now().Sub(start).Microseconds())/1000)
+	g.opts.Log.Info("request", line...)
+}
+
+// serve answers one request and returns what the log line says of it.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (status int, outcome, cache string) {
+	key, ok := g.identityKey(r)
+	if !ok {
+		g.refuse(w, http.StatusUnauthorized, "")
+		return http.StatusUnauthorized, "identity source missing: authorizer not called", "-"
+	}
+	event, err := Event(Request{Kind: g.opts.Kind, Method: r.Method, Path: r.URL.RequestURI(), Headers: r.Header, SourceIP: sourceIP(r)}, g.opts.API)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return http.StatusBadRequest, "bad request", "-"
+	}
+	ev, err := gateway.Decode(event)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return http.StatusInternalServerError, "event", "-"
+	}
+
+	response, cache := g.lookup(key)
+	if response == nil {
+		g.mu.Lock()
+		authorize := g.authorize
+		g.mu.Unlock()
+		res := authorize(r.Context(), event)
+		outcome = string(res.Outcome) + " " + res.Reason
+		if res.Outcome == authorizer.OutcomeUnauthorized {
+			// An error from the authorizer is not cached.
+			g.refuse(w, http.StatusUnauthorized, "")
+			return http.StatusUnauthorized, outcome, cache
+		}
+		response = res.Response
+		g.store(key, response)
+	} else {
+		outcome = "cached result"
+	}
+
+	principal, ctx, effect := enforce(response, ev.ARN.String())
+	if effect != "Allow" {
+		g.refuse(w, http.StatusForbidden, effect)
+		return http.StatusForbidden, outcome, cache
+	}
+	fwd := r.Clone(r.Context())
+	fwd.Header.Del(HeaderPrincipal)
+	fwd.Header.Del(HeaderContext)
+	fwd.Header.Set(HeaderPrincipal, principal)
+	b, _ := json.Marshal(ctx)
+	fwd.Header.Set(HeaderContext, string(b))
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	g.opts.Backend.ServeHTTP(rec, fwd)
+	return rec.status, outcome, cache
+}
+
+// identityKey returns the cache key made of the identity sources' values, and
+// false when one is missing: API Gateway then answers 401 without calling the
+// authorizer.
+func (g *Gateway) identityKey(r *http.Request) (string, bool) {
+	parts := make([]string, 0, len(g.opts.IdentitySources))
+	for _, src := range g.opts.IdentitySources {
+		var v string
+		switch src.Kind {
+		case "header":
+			v = strings.Join(r.Header.Values(src.Name), ",")
+		case "query":
+			v = r.URL.Query().Get(src.Name)
+		case "cookie":
+			if c, err := r.Cookie(src.Name); err == nil {
+				v = c.Value
+			}
+		}
+		if v == "" {
+			return "", false
+		}
+		parts = append(parts, v)
+	}
+	return strings.Join(parts, "\x00"), true
+}
+
+func (g *Gateway) lookup(key string) (any, string) {
+	if g.opts.CacheTTL <= 0 || len(g.opts.IdentitySources) == 0 {
+		return nil, "off"
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, ok := g.cache[key]
+	if !ok || !g.opts.Now().Before(c.expires) {
+		return nil, "miss"
+	}
+	return c.response, "hit"
+}
+
+func (g *Gateway) store(key string, response any) {
+	if g.opts.CacheTTL <= 0 || len(g.opts.IdentitySources) == 0 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cache[key] = cached{response: response, expires: g.opts.Now().Add(g.opts.CacheTTL)}
+}
+
+// enforce applies a response to the request's ARN as API Gateway does and
+// returns the principal, the $context.authorizer values and the effect:
+// "Allow", "Deny" (explicit) or "" (implicit deny).
+func enforce(response any, arn string) (string, map[string]any, string) {
+	switch r := response.(type) {
+	case events.APIGatewayCustomAuthorizerResponse:
+		return r.PrincipalID, r.Context, gateway.Evaluate(r.PolicyDocument, arn)
+	case events.APIGatewayV2CustomAuthorizerIAMPolicyResponse:
+		return r.PrincipalID, r.Context, gateway.Evaluate(r.PolicyDocument, arn)
+	case events.APIGatewayV2CustomAuthorizerSimpleResponse:
+		if r.IsAuthorized {
+			return "", r.Context, "Allow"
+		}
+		return "", r.Context, ""
+	}
+	return "", nil, ""
+}
+
+// refuse answers as API Gateway does: 401 for a missing or refused token, 403 for
+// a denied request, with its bodies and error type headers.
+func (g *Gateway) refuse(w http.ResponseWriter, status int, effect string) {
+	w.Header().Set("Content-Type", "application/json")
+	body := `{"message":"Unauthorized"}`
+	errorType := "UnauthorizedException"
+	if status == http.StatusForbidden {
+		errorType = "AccessDeniedException"
+		switch {
+		case g.opts.Kind == "http":
+			body = `{"message":"Forbidden"}`
+		case effect == "Deny":
+			body = `{"Message":"User is not authorized to access this resource with an explicit deny"}`
+		default:
+			body = `{"Message":"User is not authorized to access this resource"}`
+		}
+	}
+	w.Header().Set("X-Amzn-Errortype", errorType)
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body + "\n"))
+}
+
+func sourceIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Echo is a backend that answers with what it received: the request, and the
+// $context.authorizer values API Gateway would pass to an integration.
+func Echo() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		headers := map[string]string{}
+		for name, values := range r.Header {
+			switch {
+			case name == HeaderPrincipal || name == HeaderContext:
+			case strings.EqualFold(name, "Authorization"):
+				headers[name] = "(present; not echoed)"
+			default:
+				headers[name] = strings.Join(values, ",")
+			}
+		}
+		authz := map[string]any{}
+		_ = json.Unmarshal([]byte(r.Header.Get(HeaderContext)), &authz)
+		if authz == nil { // the context was null
+			authz = map[string]any{}
+		}
+		if p := r.Header.Get(HeaderPrincipal); p != "" {
+			authz["principalId"] = p
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(map[string]any{
+			"message":    "the request reached the backend",
+			"method":     r.Method,
+			"path":       r.URL.Path,
+			"query":      r.URL.Query(),
+			"headers":    headers,
+			"authorizer": authz,
+		})
+	})
+}

@@ -1,0 +1,185 @@
+package localgw
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apigw-authz/authz/internal/authorizer"
+	"github.com/apigw-authz/authz/internal/config"
+	"github.com/apigw-authz/authz/internal/devissuer"
+	"github.com/apigw-authz/authz/internal/identity"
+)
+
+type fixture struct {
+	iss   *devissuer.Issuer
+	calls atomic.Int64
+	now   time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	iss, err := devissuer.Start(devissuer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { iss.Close() })
+	return &fixture{iss: iss, now: time.Now()}
+}
+
+// core builds the authorizer core on the policy in rego ("" for the embedded
+// default policy), counting its calls.
+func (f *fixture) core(t *testing.T, rego string, simple bool) Authorize {
+	t.Helper()
+	cfg, err := config.FromEnv(func(string) string { return "" }, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Issuers = []identity.IssuerConfig{{Issuer: f.iss.URL, Audiences: []string{f.iss.Audience()}}}
+	cfg.SimpleResponses = simple
+	if rego != "" {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "p.rego"), []byte(rego), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Bundle = dir
+	}
+	a, err := authorizer.Build(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(ctx context.Context, event []byte) *authorizer.Result {
+		f.calls.Add(1)
+		return a.Authorize(ctx, event)
+	}
+}
+
+func (f *fixture) token(t *testing.T, sub string, groups ...string) string {
+	t.Helper()
+	tok, err := f.iss.MintFor(devissuer.Principal{Subject: sub, Groups: groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func (f *fixture) gateway(t *testing.T, kind string, ttl time.Duration, core Authorize) *Gateway {
+	return New(Options{Kind: kind, API: DefaultAPI, IdentitySources: identity.DefaultSources, CacheTTL: ttl,
+		Now: func() time.Time { return f.now }}, core)
+}
+
+func do(t *testing.T, g http.Handler, method, path, token string, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(method, path, nil)
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	g.ServeHTTP(w, r)
+	return w
+}
+
+func TestGatewayStatusesAndBodies(t *testing.T) {
+	f := newFixture(t)
+	g := f.gateway(t, "rest", 0, f.core(t, "", false))
+	admin, reader := f.token(t, "alice", "admins"), f.token(t, "bob", "orders-readers")
+
+	w := do(t, g, "GET", "/orders", "")
+	if w.Code != 401 || strings.TrimSpace(w.Body.String()) != `{"message":"Unauthorized"}` || f.calls.Load() != 0 {
+		t.Fatalf("no token: %d %s (authorizer called %d times)", w.Code, w.Body, f.calls.Load())
+	}
+	w = do(t, g, "GET", "/orders", "not-a-token")
+	if w.Code != 401 || w.Header().Get("X-Amzn-Errortype") != "UnauthorizedException" {
+		t.Fatalf("a bad token: %d %s", w.Code, w.Body)
+	}
+	w = do(t, g, "DELETE", "/orders/42?force=1", admin, "X-Authorizer-Context", `{"roles":"forged"}`)
+	var echo struct {
+		Method, Path string
+		Query        map[string][]string
+		Authorizer   map[string]any
+		Headers      map[string]string
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &echo); err != nil || w.Code != 200 {
+		t.Fatalf("admin: %d %s", w.Code, w.Body)
+	}
+	if echo.Method != "DELETE" || echo.Path != "/orders/42" || echo.Query["force"][0] != "1" ||
+		echo.Authorizer["principalId"] != "alice" || echo.Authorizer["roles"] != "admin" {
+		t.Fatalf("echo %+v", echo)
+	}
+	if strings.Contains(w.Body.String(), admin) || strings.Contains(w.Body.String(), "forged") {
+		t.Fatalf("the echo shows the token or a forged context: %s", w.Body)
+	}
+	w = do(t, g, "DELETE", "/orders/42", reader)
+	if w.Code != 403 || !strings.Contains(w.Body.String(), "with an explicit deny") || w.Header().Get("X-Amzn-Errortype") != "AccessDeniedException" {
+		t.Fatalf("reader: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestGatewayCacheLikeAPIGateway(t *testing.T) {
+	f := newFixture(t)
+	g := f.gateway(t, "rest", 300*time.Second, f.core(t, "", false))
+	reader := f.token(t, "bob", "orders-readers")
+	step := func(method, path string, want, calls int) {
+		t.Helper()
+		if w := do(t, g, method, path, reader); w.Code != want || f.calls.Load() != int64(calls) {
+			t.Fatalf("%s %s: %d %s after %d authorizer calls; want %d after %d", method, path, w.Code, w.Body, f.calls.Load(), want, calls)
+		}
+	}
+	step("GET", "/orders/1", 200, 1)    // miss
+	step("GET", "/orders/2", 200, 1)    // hit: the grants cover it
+	step("DELETE", "/orders/1", 403, 1) // hit: nothing in the cached policy allows it
+	f.now = f.now.Add(301 * time.Second)
+	step("GET", "/orders/2", 200, 2) // expired
+	g.Replace(f.core(t, "", false))
+	step("GET", "/orders/2", 200, 3) // a new policy empties the cache
+}
+
+// Without grants, a cached policy names only the first request's ARN: the
+// caller's next allowed request is refused from the cache. This is what the
+// gateway is there to show before it happens in AWS.
+func TestGatewayShowsACacheUnsafePolicy(t *testing.T) {
+	f := newFixture(t)
+	core := f.core(t, "package authz\n\ndecision := {\"allow\": input.request.method == \"GET\"}\n", false)
+	tok := f.token(t, "carol")
+	cachedGW := f.gateway(t, "rest", 300*time.Second, core)
+	if w := do(t, cachedGW, "GET", "/a", tok); w.Code != 200 {
+		t.Fatalf("first request: %d", w.Code)
+	}
+	if w := do(t, cachedGW, "GET", "/b", tok); w.Code != 403 || !strings.Contains(w.Body.String(), `"User is not authorized to access this resource"}`) {
+		t.Fatalf("a request the policy allows, answered from a cached policy without grants: %d %s", w.Code, w.Body)
+	}
+	uncached := f.gateway(t, "rest", 0, core)
+	if w := do(t, uncached, "GET", "/b", tok); w.Code != 200 {
+		t.Fatalf("with caching off: %d", w.Code)
+	}
+}
+
+func TestGatewayHTTPSimpleResponses(t *testing.T) {
+	f := newFixture(t)
+	g := f.gateway(t, "http", 0, f.core(t, "", true))
+	if w := do(t, g, "GET", "/orders/1", f.token(t, "bob", "orders-readers")); w.Code != 200 || !strings.Contains(w.Body.String(), `"roles"`) {
+		t.Fatalf("allowed: %d %s", w.Code, w.Body)
+	}
+	if w := do(t, g, "DELETE", "/orders/1", f.token(t, "bob", "orders-readers")); w.Code != 403 || strings.TrimSpace(w.Body.String()) != `{"message":"Forbidden"}` {
+		t.Fatalf("denied: %d %s", w.Code, w.Body)
+	}
+}
+
+func writePolicy(t *testing.T, rego string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "p.rego"), []byte(rego), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

@@ -1,0 +1,311 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// copyTree copies the repository folder src (relative to the repository root)
+// into dst, so that a test may edit it.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	root := filepath.Join("..", src)
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if d.IsDir() {
+			if d.Name() == "examples" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// server is `authz serve` running as a subprocess.
+type server struct {
+	base, issuer string
+	mu           sync.Mutex
+	out          bytes.Buffer
+}
+
+func (s *server) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.String()
+}
+
+// waitFor waits until the server's output holds text.
+func (s *server) waitFor(t *testing.T, text string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Contains(s.output(), text) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("authz serve never printed %q; output:\n%s", text, s.output())
+}
+
+func startServe(t *testing.T, args ...string) *server {
+	t.Helper()
+	s := &server{base: "http://" + freeAddr(t)}
+	issuerAddr := freeAddr(t)
+	s.issuer = "http://" + issuerAddr
+	cmd := exec.Command(authzBin, append([]string{"serve", "--addr", strings.TrimPrefix(s.base, "http://"),
+		"--dev-issuer", "--dev-issuer-addr", issuerAddr}, args...)...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(pipe)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.out.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		<-done
+		if t.Failed() {
+			t.Logf("authz serve output:\n%s", s.output())
+		}
+	})
+	s.waitFor(t, "Local API Gateway")
+	return s
+}
+
+// mintToken runs `authz token` against the server's dev issuer.
+func (s *server) mintToken(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(authzBin, append([]string{"token", "--issuer", s.issuer}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("authz token %v: %v", args, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (s *server) call(t *testing.T, method, path, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.base+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServe drives `authz serve` the way a new user does after `make run`: the
+// three printed requests, a token from `authz token`, then an edit of the policy
+// seen without a restart.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	regoDir, dataDir := filepath.Join(dir, "rego"), filepath.Join(dir, "data")
+	copyTree(t, "rego", regoDir)
+	copyTree(t, "bundles/default", dataDir)
+	s := startServe(t, "--watch", "--bundle", regoDir, "--bundle", dataDir)
+	s.waitFor(t, "curl -i http://")
+
+	admin := s.mintToken(t, "--sub", "alice", "--groups", "admins")
+	reader := s.mintToken(t, "--sub", "bob", "--groups", "orders-readers")
+
+	status, body := s.call(t, "DELETE", "/orders/42", admin)
+	var echo struct {
+		Message    string
+		Method     string
+		Authorizer map[string]any
+	}
+	if status != 200 || json.Unmarshal([]byte(body), &echo) != nil || echo.Method != "DELETE" ||
+		echo.Authorizer["principalId"] != "alice" || echo.Authorizer["roles"] != "admin" {
+		t.Fatalf("admin: %d %s", status, body)
+	}
+	if status, body = s.call(t, "DELETE", "/orders/42", reader); status != 403 ||
+		strings.TrimSpace(body) != `{"Message":"User is not authorized to access this resource with an explicit deny"}` {
+		t.Fatalf("reader: %d %s", status, body)
+	}
+	if status, body = s.call(t, "GET", "/orders", ""); status != 401 || strings.TrimSpace(body) != `{"message":"Unauthorized"}` {
+		t.Fatalf("no token: %d %s", status, body)
+	}
+	if status, _ = s.call(t, "GET", "/orders/7", reader); status != 200 {
+		t.Fatalf("reader reads: %d", status)
+	}
+	// A cached policy answers the reader's next request without the authorizer.
+	if status, _ = s.call(t, "GET", "/orders/8", reader); status != 200 || !strings.Contains(s.output(), "cache=hit") {
+		t.Fatalf("second read: %d, output:\n%s", status, s.output())
+	}
+
+	// The policy changes on disk: readers may now delete orders.
+	data, err := os.ReadFile(filepath.Join(dataDir, "data.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(data), `{"method": "GET", "path": "/orders/*"},`, `{"method": "GET", "path": "/orders/*"},
+        {"method": "DELETE", "path": "/orders/*"},`, 1)
+	if edited == string(data) {
+		t.Fatal("the data file did not have the expected reader grant to extend")
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, "data.json"), []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor(t, "policy reloaded")
+	if status, body = s.call(t, "DELETE", "/orders/42", reader); status != 200 {
+		t.Fatalf("reader deletes after the edit: %d %s", status, body)
+	}
+
+	// A policy that does not compile leaves the last good one in force.
+	if err := os.WriteFile(filepath.Join(regoDir, "broken.rego"), []byte("package authz\n\nbroken := {\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor(t, "policy reload failed")
+	if status, _ = s.call(t, "DELETE", "/orders/42", reader); status != 200 {
+		t.Fatalf("after a broken edit: %d", status)
+	}
+	for _, line := range strings.Split(s.output(), "\n") {
+		if strings.Contains(line, "msg=request") && (strings.Contains(line, admin) || strings.Contains(line, reader)) {
+			t.Fatalf("a request log line holds a token: %s", line)
+		}
+	}
+}
+
+func TestServeHTTPAPIWithoutCache(t *testing.T) {
+	s := startServe(t, "--kind", "http", "--cache-ttl", "0")
+	reader := s.mintToken(t, "--sub", "bob", "--groups", "orders-readers")
+	if status, body := s.call(t, "DELETE", "/orders/1", reader); status != 403 || strings.TrimSpace(body) != `{"message":"Forbidden"}` {
+		t.Fatalf("denied: %d %s", status, body)
+	}
+	if status, body := s.call(t, "GET", "/orders/1", reader); status != 200 || !strings.Contains(body, `"roles": [`) {
+		t.Fatalf("allowed, with payload 2.0 context kept as an array: %d %s", status, body)
+	}
+	if strings.Contains(s.output(), "cache=hit") {
+		t.Fatal("a cache hit with the cache off")
+	}
+}
+
+func TestServeRefusesNonLoopback(t *testing.T) {
+	out, err := exec.Command(authzBin, "serve", "--addr", "0.0.0.0:8080").CombinedOutput()
+	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "must be a loopback address") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// TestCheck runs `authz check` as a policy author would in a script or CI.
+func TestCheck(t *testing.T) {
+	unsafePolicy := t.TempDir()
+	os.WriteFile(filepath.Join(unsafePolicy, "p.rego"), []byte("package authz\n\ndecision := {\"allow\": input.request.method == \"GET\"}\n"), 0o644)
+	claims := filepath.Join(t.TempDir(), "claims.json")
+	os.WriteFile(claims, []byte(`{"iss":"https://idp.example.com","sub":"dana","groups":["admins"]}`), 0o644)
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"admin", []string{"--sub", "alice", "--groups", "admins", "--method", "DELETE", "--path", "/orders/42"}, 0,
+			[]string{"ALLOW", "role admin grants * *", "Cache        safe"}},
+		{"reader on a forbidden route", []string{"--sub", "bob", "--groups", "orders-readers", "--method", "DELETE", "--path", "/orders/42"}, 3,
+			[]string{"DENY: API Gateway answers 403", "no grant of the roles [reader] covers DELETE /orders/42", "refuses"}},
+		{"no token", []string{"--path", "/orders"}, 4, []string{"UNAUTHORIZED", "no_token"}},
+		{"unverified claims are marked", []string{"--claims", claims, "--path", "/orders"}, 0, []string{"UNVERIFIED CLAIMS"}},
+		{"a cache-unsafe policy", []string{"--bundle", unsafePolicy, "--sub", "erin", "--path", "/a"}, 0,
+			[]string{"UNSAFE", "has no grants", "the policy allows GET /another/route for this caller, but the cached policy refuses it"}},
+		{"an Entra-shaped token", []string{"--dev-profile", "entra", "--sub", "frank", "--roles", "Orders.Read", "--path", "/orders/1"}, 0,
+			[]string{"(entra)", "roles [Orders.Read]"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(authzBin, append([]string{"check"}, tt.args...)...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+			out, err := cmd.CombinedOutput()
+			if code := exitCode(err); code != tt.code {
+				t.Fatalf("exit %d, want %d:\n%s", code, tt.code, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+
+	cmd := exec.Command(authzBin, "check", "--json", "--sub", "bob", "--groups", "orders-readers", "--method", "GET", "--path", "/orders/1")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Outcome       string   `json:"outcome"`
+		Status        int      `json:"status"`
+		Allows        bool     `json:"api_gateway_allows"`
+		CacheWarnings []string `json:"cache_warnings"`
+		Input         struct {
+			Token struct{ Subject string } `json:"token"`
+		} `json:"input"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if rep.Outcome != "allow" || rep.Status != 200 || !rep.Allows || len(rep.CacheWarnings) != 0 || rep.Input.Token.Subject != "bob" {
+		t.Fatalf("report %+v", rep)
+	}
+}
