@@ -6,9 +6,10 @@ OPA     := $(GO) tool opa
 ARCH    ?= arm64
 BIN     := bin
 DIST    := dist
-REGO    := rego bundles/default
+REGO    := rego bundles/default --ignore examples
+SCHEMA  := bundles/schemas
 
-.PHONY: all build run test go-test policy-test lint fmt bench package clean help
+.PHONY: all build run test go-test policy-test policy-ci lint fmt bench package clean help
 
 all: build
 
@@ -17,7 +18,8 @@ help:
 	@echo "make test         every test: Go tests, opa test with coverage, format and lint checks"
 	@echo "make build        bin/authorizer and bin/authz for this machine"
 	@echo "make package      dist/bootstrap and dist/authorizer.zip for Lambda (ARCH=arm64|amd64)"
-	@echo "make policy-test  opa fmt, opa check --strict and opa test --coverage on rego/"
+	@echo "make policy-test  opa fmt, opa check --strict --schema, opa test --coverage: default policy and examples"
+	@echo "make policy-ci    the same, as the policy CI workflow runs it"
 	@echo "make lint         gofmt, go vet, staticcheck"
 	@echo "make bench        the handler benchmark (warm decision latency)"
 
@@ -36,11 +38,22 @@ test: lint policy-test go-test
 go-test:
 	$(GO) test -count=1 ./...
 
+# Rego: format, strict compile with the input schema (a misspelt input field is
+# an error), and tests with coverage, for the default policy and each example.
 policy-test:
 	@test -z "$$($(OPA) fmt -l rego)" || { echo "opa fmt would change:"; $(OPA) fmt -l rego; exit 1; }
-	$(OPA) check --strict $(REGO)
+	$(OPA) check --strict --schema $(SCHEMA) $(REGO)
 	$(OPA) test $(REGO) --coverage --threshold 90 --format json > /dev/null || { $(OPA) test $(REGO) -v; exit 1; }
 	$(OPA) test $(REGO)
+	@for dir in rego/examples/*/; do \
+		echo "$$dir"; \
+		$(OPA) check --strict --schema $(SCHEMA) $$dir rego/lib && \
+		$(OPA) test $$dir rego/lib --coverage --threshold 90 --format json > /dev/null && \
+		$(OPA) test $$dir rego/lib || exit 1; \
+	done
+
+# What a policy repository's CI runs (.github/workflows/policy.yml).
+policy-ci: policy-test
 
 lint:
 	@test -z "$$(gofmt -l cmd internal test rego bundles)" || { echo "gofmt would change:"; gofmt -l cmd internal test rego bundles; exit 1; }

@@ -1,0 +1,136 @@
+# METADATA
+# title: Deny rules that win over any allow
+# schemas:
+#   - input: schema.input
+# description: |
+#   Group grants as usual (data.deny_list.groups, public routes in
+#   data.deny_list.public), and explicit deny rules that override them, each
+#   with a human-readable reason kept in data next to the entry: blocked
+#   subjects, blocked OAuth clients, suspended tenants, blocked groups, and a
+#   maintenance switch for the whole API. Every deny that fires is listed in
+#   the reasons, not only the first.
+#
+#   Each deny here depends on the identity (or on nothing, for maintenance),
+#   never on the route: a denied caller is denied everywhere and gets no
+#   grants, so the answer API Gateway caches for the caller's token refuses
+#   their other requests too. A deny that depends on the route would have to
+#   take the denied routes out of the grants as well.
+#
+#   A blocked-group rule needs the full group list. When Entra leaves groups
+#   out of a token (overage), "member of no blocked group" cannot be known,
+#   so the caller is denied rather than let through.
+#
+#   Cached answers outlive changes: after a subject is blocked or maintenance
+#   is switched on (and the bundle reloaded), API Gateway keeps serving the
+#   answers it cached earlier for up to the authorizer's TTL (300 s by
+#   default). Keep the TTL as short as that delay may be.
+package authz
+
+import data.lib.iam
+
+# METADATA
+# description: The decision document the authorizer reads (AUTHZ_QUERY).
+decision := {
+	"allow": allow,
+	"principal_id": principal_id,
+	"grants": grants,
+	"context": {"tenant": tenant},
+	"reasons": reasons,
+}
+
+default allow := false
+
+# METADATA
+# description: A grant covers the request and no deny rule fired.
+allow if {
+	count(deny) == 0
+	some _ in matches
+}
+
+# METADATA
+# description: Every deny rule that fired, as a reason.
+deny contains sprintf("maintenance: %s", [data.deny_list.maintenance.message]) if {
+	data.deny_list.maintenance.enabled == true
+}
+
+deny contains sprintf("subject %s is blocked: %s", [input.token.subject, why]) if {
+	why := data.deny_list.blocked_subjects[input.token.subject]
+}
+
+deny contains sprintf("client %s is blocked: %s", [input.token.client_id, why]) if {
+	why := data.deny_list.blocked_clients[input.token.client_id]
+}
+
+deny contains sprintf("tenant %s is suspended: %s", [input.token.tenant, why]) if {
+	why := data.deny_list.suspended_tenants[input.token.tenant]
+}
+
+deny contains sprintf("group %s is blocked: %s", [group, why]) if {
+	some group in input.token.groups
+	why := data.deny_list.blocked_groups[group]
+}
+
+deny contains "the token's group list is incomplete (Entra groups overage): the blocked groups cannot be checked" if {
+	input.token.groups_overage
+	count(data.deny_list.blocked_groups) > 0
+}
+
+# METADATA
+# description: Every grant of the caller and where it comes from.
+granted contains {"grant": grant, "by": "public route"} if {
+	some grant in data.deny_list.public
+}
+
+granted contains {"grant": grant, "by": sprintf("group %s", [group])} if {
+	some group in input.token.groups
+	some grant in data.deny_list.groups[group]
+}
+
+# METADATA
+# description: |
+#   The grants, or none when a deny fired: every deny applies to all of the
+#   caller's requests, and the cached answer must say so.
+grants contains entry.grant if {
+	count(deny) == 0
+	some entry in granted
+}
+
+# METADATA
+# description: The grants that cover this request.
+matches contains entry if {
+	some entry in granted
+	iam.covers(entry.grant, input.request)
+}
+
+default principal_id := "anonymous"
+
+principal_id := input.token.subject if input.token.subject != ""
+
+default tenant := ""
+
+tenant := input.token.tenant
+
+request_line := sprintf("%s %s", [input.request.method, input.request.path])
+
+# METADATA
+# description: Every deny that fired; otherwise what allowed the request, or why nothing did.
+reasons contains why if {
+	some why in deny
+}
+
+reasons contains sprintf("%s grants %s %s", [entry.by, entry.grant.method, entry.grant.path]) if {
+	count(deny) == 0
+	some entry in matches
+}
+
+reasons contains sprintf("no token, and %s is not a public route", [request_line]) if {
+	count(deny) == 0
+	not allow
+	not input.token
+}
+
+reasons contains sprintf("no grant of the caller covers %s", [request_line]) if {
+	count(deny) == 0
+	not allow
+	input.token
+}
