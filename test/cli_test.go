@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"net"
@@ -11,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -56,15 +53,8 @@ func copyTree(t *testing.T, src, dst string) {
 
 // server is `authz serve` running as a subprocess.
 type server struct {
+	*process
 	base, issuer string
-	mu           sync.Mutex
-	out          bytes.Buffer
-}
-
-func (s *server) output() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.out.String()
 }
 
 // waitFor waits until the server's output holds text.
@@ -72,49 +62,20 @@ func (s *server) waitFor(t *testing.T, text string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if strings.Contains(s.output(), text) {
+		if strings.Contains(s.text(), text) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("authz serve never printed %q; output:\n%s", text, s.output())
+	t.Fatalf("authz serve never printed %q", text)
 }
 
 func startServe(t *testing.T, args ...string) *server {
 	t.Helper()
-	s := &server{base: "http://" + freeAddr(t)}
-	issuerAddr := freeAddr(t)
-	s.issuer = "http://" + issuerAddr
-	cmd := exec.Command(authzBin, append([]string{"serve", "--addr", strings.TrimPrefix(s.base, "http://"),
-		"--dev-issuer", "--dev-issuer-addr", issuerAddr}, args...)...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	pipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(pipe)
-		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.out.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-		<-done
-		if t.Failed() {
-			t.Logf("authz serve output:\n%s", s.output())
-		}
-	})
+	addr, issuerAddr := freeAddr(t), freeAddr(t)
+	s := &server{base: "http://" + addr, issuer: "http://" + issuerAddr}
+	s.process = startProcess(t, os.Interrupt, nil, authzBin,
+		append([]string{"serve", "--addr", addr, "--dev-issuer", "--dev-issuer-addr", issuerAddr}, args...)...)
 	s.waitFor(t, "Local API Gateway")
 	return s
 }
@@ -179,8 +140,8 @@ func TestServe(t *testing.T) {
 		t.Fatalf("reader reads: %d", status)
 	}
 	// A cached policy answers the reader's next request without the authorizer.
-	if status, _ = s.call(t, "GET", "/orders/8", reader); status != 200 || !strings.Contains(s.output(), "cache=hit") {
-		t.Fatalf("second read: %d, output:\n%s", status, s.output())
+	if status, _ = s.call(t, "GET", "/orders/8", reader); status != 200 || !strings.Contains(s.text(), "cache=hit") {
+		t.Fatalf("second read: %d, output:\n%s", status, s.text())
 	}
 
 	// The policy changes on disk: readers may now delete orders.
@@ -209,7 +170,7 @@ func TestServe(t *testing.T) {
 	if status, _ = s.call(t, "DELETE", "/orders/42", reader); status != 200 {
 		t.Fatalf("after a broken edit: %d", status)
 	}
-	for _, line := range strings.Split(s.output(), "\n") {
+	for _, line := range strings.Split(s.text(), "\n") {
 		if strings.Contains(line, "msg=request") && (strings.Contains(line, admin) || strings.Contains(line, reader)) {
 			t.Fatalf("a request log line holds a token: %s", line)
 		}
@@ -225,7 +186,7 @@ func TestServeHTTPAPIWithoutCache(t *testing.T) {
 	if status, body := s.call(t, "GET", "/orders/1", reader); status != 200 || !strings.Contains(body, `"roles": [`) {
 		t.Fatalf("allowed, with payload 2.0 context kept as an array: %d %s", status, body)
 	}
-	if strings.Contains(s.output(), "cache=hit") {
+	if strings.Contains(s.text(), "cache=hit") {
 		t.Fatal("a cache hit with the cache off")
 	}
 }

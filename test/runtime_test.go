@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,62 +153,25 @@ func (r *runtimeAPI) invoke(t *testing.T, event []byte, timeout time.Duration) r
 
 // function is the authorizer binary running under the fake Runtime API.
 type function struct {
+	*process
 	api *runtimeAPI
-	cmd *exec.Cmd
-
-	mu    sync.Mutex
-	lines []string // stdout, a JSON log line each
 }
 
 // startFunction runs the binary with env (and nothing else of the test's
 // environment but PATH and HOME).
 func startFunction(t *testing.T, env map[string]string) *function {
 	t.Helper()
-	f := &function{api: startRuntimeAPI(t)}
-	f.cmd = exec.Command(bootstrap)
-	f.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_LAMBDA_RUNTIME_API=" + f.api.addr}
+	api := startRuntimeAPI(t)
+	vars := []string{"AWS_LAMBDA_RUNTIME_API=" + api.addr}
 	for k, v := range env {
-		f.cmd.Env = append(f.cmd.Env, k+"="+v)
+		vars = append(vars, k+"="+v)
 	}
-	stdout, err := f.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.cmd.Stderr = f.cmd.Stdout
-	if err := f.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-		for sc.Scan() {
-			f.mu.Lock()
-			f.lines = append(f.lines, sc.Text())
-			f.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		f.cmd.Process.Kill()
-		f.cmd.Wait()
-		<-done
-		if t.Failed() {
-			t.Logf("function output:\n%s", strings.Join(f.output(), "\n"))
-		}
-	})
-	return f
+	return &function{process: startProcess(t, os.Kill, vars, bootstrap), api: api}
 }
 
 func (f *function) invoke(t *testing.T, event []byte) result {
 	t.Helper()
 	return f.api.invoke(t, event, 5*time.Second)
-}
-
-func (f *function) output() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.lines...)
 }
 
 // decisionLog waits for the decision-log line of the invocation with the given

@@ -199,30 +199,18 @@ func decodeRequest(raw []byte, kind Kind) (*Event, error) {
 	}
 	ev.ARN = arn
 	rc := e.RequestContext
-	headers := joinHeaders(e.Headers, e.MultiValueHeaders)
-	ev.Request = Request{
-		Kind:           kind,
-		Method:         first(e.HTTPMethod, rc.HTTPMethod, arn.Method),
-		RawPath:        e.Path,
-		Route:          first(e.Resource, rc.ResourcePath),
-		Headers:        headers,
-		Query:          joinValues(e.QueryStringParameters, e.MultiValueQueryStringParameters),
-		PathParams:     orEmpty(e.PathParameters),
-		StageVariables: orEmpty(e.StageVariables),
-		Cookies:        parseCookies(headers["cookie"]),
-		SourceIP:       rc.Identity.SourceIP,
-		UserAgent:      first(rc.Identity.UserAgent, headers["user-agent"]),
-		APIID:          rc.APIID,
-		Stage:          rc.Stage,
-		AccountID:      rc.AccountID,
-		DomainName:     rc.DomainName,
-		RequestID:      rc.RequestID,
-		TimeMS:         rc.RequestTimeEpoch,
+	ev.Request = requestOf(kind, &e.APIGatewayCustomAuthorizerRequestTypeRequest, requestContext{
+		identity: rc.Identity, apiID: rc.APIID, stage: rc.Stage, accountID: rc.AccountID,
+		domainName: rc.DomainName, requestID: rc.RequestID, timeMS: rc.RequestTimeEpoch,
+	})
+	r := &ev.Request
+	r.Method = first(e.HTTPMethod, rc.HTTPMethod, arn.Method)
+	r.RawPath = e.Path
+	r.Route = first(e.Resource, rc.ResourcePath)
+	if r.Route != "" {
+		r.RouteKey = r.Method + " " + r.Route
 	}
-	if ev.Request.Route != "" {
-		ev.Request.RouteKey = ev.Request.Method + " " + ev.Request.Route
-	}
-	ev.Request.fillFromARN(arn)
+	r.fillFromARN(arn)
 	return ev, nil
 }
 
@@ -238,30 +226,45 @@ func decodeWebSocket(raw []byte) (*Event, error) {
 	}
 	ev.ARN = arn
 	rc := e.RequestContext
+	ev.Request = requestOf(KindWebSocket, &e.APIGatewayCustomAuthorizerRequestTypeRequest, requestContext{
+		identity: rc.Identity, apiID: rc.APIID, stage: rc.Stage, accountID: rc.AccountID,
+		domainName: rc.DomainName, requestID: rc.RequestID, timeMS: rc.RequestTimeEpoch,
+	})
+	r := &ev.Request
 	route := first(rc.RouteKey, arn.Path)
+	r.RawPath, r.Route, r.RouteKey = route, route, route
+	r.ConnectionID = rc.ConnectionID
+	r.fillFromARN(arn)
+	return ev, nil
+}
+
+// requestContext is what the request contexts of REST, HTTP 1.0 and WebSocket
+// events share, under different types.
+type requestContext struct {
+	identity                                       events.APIGatewayRequestIdentity
+	apiID, stage, accountID, domainName, requestID string
+	timeMS                                         int64
+}
+
+// requestOf fills what REST, HTTP 1.0 and WebSocket events carry alike.
+func requestOf(kind Kind, e *events.APIGatewayCustomAuthorizerRequestTypeRequest, rc requestContext) Request {
 	headers := joinHeaders(e.Headers, e.MultiValueHeaders)
-	ev.Request = Request{
-		Kind:           KindWebSocket,
-		RawPath:        route,
-		Route:          route,
-		RouteKey:       route,
+	return Request{
+		Kind:           kind,
 		Headers:        headers,
 		Query:          joinValues(e.QueryStringParameters, e.MultiValueQueryStringParameters),
-		PathParams:     map[string]string{},
+		PathParams:     orEmpty(e.PathParameters),
 		StageVariables: orEmpty(e.StageVariables),
 		Cookies:        parseCookies(headers["cookie"]),
-		SourceIP:       rc.Identity.SourceIP,
-		UserAgent:      first(rc.Identity.UserAgent, headers["user-agent"]),
-		APIID:          rc.APIID,
-		Stage:          rc.Stage,
-		AccountID:      rc.AccountID,
-		DomainName:     rc.DomainName,
-		RequestID:      rc.RequestID,
-		TimeMS:         rc.RequestTimeEpoch,
-		ConnectionID:   rc.ConnectionID,
+		SourceIP:       rc.identity.SourceIP,
+		UserAgent:      first(rc.identity.UserAgent, headers["user-agent"]),
+		APIID:          rc.apiID,
+		Stage:          rc.stage,
+		AccountID:      rc.accountID,
+		DomainName:     rc.domainName,
+		RequestID:      rc.requestID,
+		TimeMS:         rc.timeMS,
 	}
-	ev.Request.fillFromARN(arn)
-	return ev, nil
 }
 
 func decodeHTTPv2(raw []byte) (*Event, error) {
