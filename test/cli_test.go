@@ -136,6 +136,15 @@ func TestServe(t *testing.T) {
 	if status, body = s.call(t, "GET", "/orders", ""); status != 401 || strings.TrimSpace(body) != `{"message":"Unauthorized"}` {
 		t.Fatalf("no token: %d %s", status, body)
 	}
+	// A page that rebinds its own name to 127.0.0.1 gets nothing.
+	req, _ := http.NewRequest("DELETE", s.base+"/orders/42", nil)
+	req.Host = "attacker.example"
+	req.Header.Set("Authorization", "Bearer "+admin)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Fatalf("a request for another host name: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	if status, _ = s.call(t, "GET", "/orders/7", reader); status != 200 {
 		t.Fatalf("reader reads: %d", status)
 	}
@@ -193,7 +202,7 @@ func TestServeHTTPAPIWithoutCache(t *testing.T) {
 
 func TestServeRefusesNonLoopback(t *testing.T) {
 	out, err := exec.Command(authzBin, "serve", "--addr", "0.0.0.0:8080").CombinedOutput()
-	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "must be a loopback address") {
+	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "must be a loopback IP and port") {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }
@@ -214,28 +223,34 @@ func TestCheck(t *testing.T) {
 	os.WriteFile(filepath.Join(unsafePolicy, "p.rego"), []byte("package authz\n\ndecision := {\"allow\": input.request.method == \"GET\"}\n"), 0o644)
 	claims := filepath.Join(t.TempDir(), "claims.json")
 	os.WriteFile(claims, []byte(`{"iss":"https://idp.example.com","sub":"dana","groups":["admins"]}`), 0o644)
+	event := filepath.Join(t.TempDir(), "event.json")
+	os.WriteFile(event, kinds[3].event("DELETE", "/orders/1", ""), 0o644)
 
 	tests := []struct {
 		name string
 		args []string
 		code int
 		want []string
+		env  []string
 	}{
 		{"admin", []string{"--sub", "alice", "--groups", "admins", "--method", "DELETE", "--path", "/orders/42"}, 0,
-			[]string{"ALLOW", "role admin grants * *", "Cache        safe"}},
+			[]string{"ALLOW", "role admin grants * *", "Cache        safe"}, nil},
 		{"reader on a forbidden route", []string{"--sub", "bob", "--groups", "orders-readers", "--method", "DELETE", "--path", "/orders/42"}, 3,
-			[]string{"DENY: API Gateway answers 403", "no grant of the roles [reader] covers DELETE /orders/42", "refuses"}},
-		{"no token", []string{"--path", "/orders"}, 4, []string{"UNAUTHORIZED", "no_token"}},
-		{"unverified claims are marked", []string{"--claims", claims, "--path", "/orders"}, 0, []string{"UNVERIFIED CLAIMS"}},
+			[]string{"DENY: API Gateway answers 403", "no grant of the roles [reader] covers DELETE /orders/42", "refuses"}, nil},
+		{"no token", []string{"--path", "/orders"}, 4, []string{"UNAUTHORIZED", "no_token"}, nil},
+		{"unverified claims are marked", []string{"--claims", claims, "--path", "/orders"}, 0, []string{"UNVERIFIED CLAIMS"}, nil},
+		{"claims with an event file", []string{"--claims", claims, event}, 0, []string{"UNVERIFIED CLAIMS", "http DELETE /orders/1"}, nil},
+		{"claims with a cookie token source", []string{"--claims", claims, "--path", "/orders"}, 0, []string{"UNVERIFIED CLAIMS"},
+			[]string{"AUTHZ_TOKEN_SOURCES=cookie:id_token"}},
 		{"a cache-unsafe policy", []string{"--bundle", unsafePolicy, "--sub", "erin", "--path", "/a"}, 0,
-			[]string{"UNSAFE", "has no grants", "the policy allows GET /another/route for this caller, but the cached policy refuses it"}},
+			[]string{"UNSAFE", "has no grants", "the policy allows GET /another/route for this caller, but the cached policy refuses it"}, nil},
 		{"an Entra-shaped token", []string{"--dev-profile", "entra", "--sub", "frank", "--roles", "Orders.Read", "--path", "/orders/1"}, 0,
-			[]string{"(entra)", "roles [Orders.Read]"}},
+			[]string{"(entra)", "roles [Orders.Read]"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command(authzBin, append([]string{"check"}, tt.args...)...)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, tt.env...)
 			out, err := cmd.CombinedOutput()
 			if code := exitCode(err); code != tt.code {
 				t.Fatalf("exit %d, want %d:\n%s", code, tt.code, out)

@@ -12,8 +12,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/apigw-authz/authz/internal/authorizer"
 	"github.com/apigw-authz/authz/internal/config"
 	"github.com/apigw-authz/authz/internal/devissuer"
@@ -30,7 +28,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // unverifiedBearer stands for the token in a request whose claims come from
 // --claims: the claims verifier ignores it.
-const unverifiedBearer = "unverified-claims-from-a-file"
+const unverifiedBearer = "unverified.claims.from-a-file"
 
 func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("authz check", flag.ContinueOnError)
@@ -99,12 +97,8 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 		defer dev.Close()
-		audience := dev.Audience()
-		if *devProfile == "cognito" {
-			audience = "dev-client"
-		}
 		cfg.Issuers = append(cfg.Issuers, identity.IssuerConfig{Issuer: dev.URL, Profile: *devProfile,
-			Audiences: []string{audience}, AccessTokenIssuer: dev.AccessTokenIssuer()})
+			Audiences: []string{dev.AcceptedAudience()}, AccessTokenIssuer: dev.AccessTokenIssuer()})
 		if *sub != "" {
 			p := devissuer.Principal{Subject: *sub, Groups: splitList(*groups, ","), Roles: splitList(*roles, ","), Scopes: splitList(*scopes, ", ")}
 			if *token, err = dev.MintFor(p); err != nil {
@@ -118,8 +112,11 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail("--claims: %v", err)
 		}
-		verifier = claimsVerifier{identity.FromUnverifiedClaims(cfg.Issuers, claims)}
-		*token = unverifiedBearer
+		issuers, err := identity.New(cfg.Issuers, identity.Options{})
+		if err != nil {
+			return fail("%v", err)
+		}
+		verifier = claimsVerifier{issuers.Unverified(claims)}
 	}
 
 	var raw []byte
@@ -143,6 +140,10 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			h.Set("Authorization", "Bearer "+*token)
 		}
 		raw, err = localgw.Event(localgw.Request{Kind: *kind, Method: *method, Path: *path, Route: *route, Headers: h}, localgw.DefaultAPI)
+	}
+	if err == nil && *claimsFile != "" {
+		// The claims stand for a token: put one where the authorizer looks.
+		raw, err = localgw.WithToken(raw, cfg.TokenSources, unverifiedBearer)
 	}
 	if err != nil {
 		return fail("%v", err)
@@ -251,25 +252,12 @@ func newReport(res *authorizer.Result, revision string, unverified bool) *report
 	}
 	if res.Event != nil {
 		r.MethodARN = res.Event.ARN.String()
-		if allowed, ctx, ok := gatewayView(res.Response, r.MethodARN); ok {
-			r.GatewayAllow, r.Context = &allowed, ctx
+		if view, ok := gateway.ViewOf(res.Response); ok {
+			allowed := view.Effect(r.MethodARN) == "Allow"
+			r.GatewayAllow, r.Context = &allowed, view.Context
 		}
 	}
 	return r
-}
-
-// gatewayView applies API Gateway's rules to the response for the request's ARN,
-// and gives the $context.authorizer values the backend would receive.
-func gatewayView(resp any, arn string) (bool, any, bool) {
-	switch r := resp.(type) {
-	case events.APIGatewayCustomAuthorizerResponse:
-		return gateway.Allows(r.PolicyDocument, arn), r.Context, true
-	case events.APIGatewayV2CustomAuthorizerIAMPolicyResponse:
-		return gateway.Allows(r.PolicyDocument, arn), r.Context, true
-	case events.APIGatewayV2CustomAuthorizerSimpleResponse:
-		return r.IsAuthorized, r.Context, true
-	}
-	return false, nil, false
 }
 
 func (r *report) exitCode() int {

@@ -22,6 +22,7 @@ import (
 	"github.com/apigw-authz/authz/internal/devissuer"
 	"github.com/apigw-authz/authz/internal/identity"
 	"github.com/apigw-authz/authz/internal/localgw"
+	"github.com/apigw-authz/authz/internal/loopback"
 )
 
 // defaultSourceDirs are the repository's policy and data folders, read when
@@ -55,8 +56,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if *kind != "rest" && *kind != "http" {
 		return fail("--kind %q is neither rest nor http", *kind)
 	}
-	if host, _, err := net.SplitHostPort(*addr); err != nil || !isLoopback(host) {
-		return fail("--addr %q must be a loopback address: this is a development gateway", *addr)
+	if !loopback.Addr(*addr) {
+		return fail("--addr %q must be a loopback IP and port, such as 127.0.0.1:8080: this is a development gateway", *addr)
 	}
 	var idSources identity.Sources
 	if strings.TrimSpace(*sources) != "" {
@@ -84,12 +85,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 		defer dev.Close()
-		audience := dev.Audience()
-		if *devProfile == "cognito" {
-			audience = "dev-client" // Cognito access tokens are checked by client_id
-		}
 		cfg.Issuers = append(cfg.Issuers, identity.IssuerConfig{Issuer: dev.URL, Profile: *devProfile,
-			Audiences: []string{audience}, AccessTokenIssuer: dev.AccessTokenIssuer()})
+			Audiences: []string{dev.AcceptedAudience()}, AccessTokenIssuer: dev.AccessTokenIssuer()})
 	}
 
 	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
@@ -118,7 +115,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: loopback.Guard(gw), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("server", "error", err.Error())
@@ -181,11 +178,6 @@ func chooseBundle(cfg *config.Config, bundles []string, watch bool) ([]string, e
 func isDir(p string) bool {
 	info, err := os.Stat(p)
 	return err == nil && info.IsDir()
-}
-
-func isLoopback(host string) bool {
-	ip := net.ParseIP(host)
-	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 // banner says where everything is and what to try first.

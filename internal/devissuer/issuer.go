@@ -24,6 +24,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/apigw-authz/authz/internal/loopback"
 )
 
 // Options configure an issuer. Zero values take the defaults.
@@ -88,12 +90,8 @@ func Start(opts Options) (*Issuer, error) {
 	if opts.Path == "" {
 		opts.Path = pathOf(opts.Profile)
 	}
-	host, _, err := net.SplitHostPort(opts.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("devissuer: address %q: %v", opts.Addr, err)
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("devissuer: %q is not a loopback address; the dev issuer only listens on loopback", opts.Addr)
+	if !loopback.Addr(opts.Addr) {
+		return nil, fmt.Errorf("devissuer: %q is not a loopback IP and port; the dev issuer only listens on loopback", opts.Addr)
 	}
 	iss := &Issuer{opts: opts}
 	if _, err := iss.Rotate(); err != nil {
@@ -116,7 +114,7 @@ func Start(opts Options) (*Issuer, error) {
 	if opts.MintEndpoint {
 		mux.HandleFunc("POST /mint", iss.serveMint)
 	}
-	iss.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	iss.server = &http.Server{Handler: loopback.Guard(mux), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = iss.server.Serve(ln) }()
 	return iss, nil
 }

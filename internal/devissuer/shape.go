@@ -21,6 +21,19 @@ type Principal struct {
 	TTL     int      `json:"ttl_seconds,omitempty"`
 }
 
+// DefaultClient is the client id of minted tokens when the principal names none.
+const DefaultClient = "dev-client"
+
+// AcceptedAudience is the audience a verifier must accept for the tokens MintFor
+// mints: the issuer's, or for the Cognito shape, which carries no aud, the
+// client id that stands for it.
+func (i *Issuer) AcceptedAudience() string {
+	if i.opts.Profile == "cognito" {
+		return DefaultClient
+	}
+	return i.opts.Audience
+}
+
 // Profiles lists the token shapes the issuer can mint.
 var Profiles = []string{"generic", "okta", "entra", "adfs", "cognito"}
 
@@ -59,7 +72,7 @@ func (i *Issuer) MintFor(p Principal) (string, error) {
 	}
 	client := p.Client
 	if client == "" {
-		client = "dev-client"
+		client = DefaultClient
 	}
 	c := i.Claims(p.Subject)
 	if p.TTL > 0 {
@@ -124,6 +137,12 @@ func nonNil(s []string) []string {
 // serveMint answers POST /mint with a token for the Principal in the body. It
 // exists only when Options.MintEndpoint is set, for `authz token`.
 func (i *Issuer) serveMint(w http.ResponseWriter, r *http.Request) {
+	// A browser can send a form or text/plain across sites without asking;
+	// it cannot send application/json without a preflight, which fails here.
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") || r.Header.Get("Origin") != "" {
+		http.Error(w, "POST a JSON principal (Content-Type: application/json), not from a web page", http.StatusUnsupportedMediaType)
+		return
+	}
 	var p Principal
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&p); err != nil {
 		http.Error(w, "a JSON principal is expected: "+err.Error(), http.StatusBadRequest)

@@ -24,9 +24,9 @@ func TestMintForEveryProfile(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer iss.Close()
-			aud := iss.Audience()
+			aud := iss.AcceptedAudience()
 			if profile == "cognito" {
-				aud = "web" // Cognito access tokens are checked by client_id
+				aud = p.Client // Cognito access tokens are checked by client_id
 			}
 			v, err := identity.New([]identity.IssuerConfig{{Issuer: iss.URL, Profile: profile, Audiences: []string{aud},
 				AccessTokenIssuer: iss.AccessTokenIssuer()}}, identity.Options{})
@@ -75,6 +75,28 @@ func TestMintEndpoint(t *testing.T) {
 	}
 	if out.Issuer != iss.URL || out.Profile != "okta" || out.Token == "" {
 		t.Fatalf("mint answered %+v", out)
+	}
+	// What a web page could send, directly or by rebinding its name to 127.0.0.1.
+	for _, tc := range []struct {
+		name    string
+		prepare func(*http.Request)
+		want    int
+	}{
+		{"text/plain, which needs no preflight", func(r *http.Request) { r.Header.Set("Content-Type", "text/plain") }, http.StatusUnsupportedMediaType},
+		{"from a page's origin", func(r *http.Request) { r.Header.Set("Origin", "http://attacker.example") }, http.StatusUnsupportedMediaType},
+		{"for another host name", func(r *http.Request) { r.Host = "attacker.example" }, http.StatusMisdirectedRequest},
+	} {
+		req, _ := http.NewRequest("POST", iss.URL[:len(iss.URL)-len("/oauth2/default")]+"/mint", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		tc.prepare(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
 	}
 	closed, err := devissuer.Start(devissuer.Options{})
 	if err != nil {

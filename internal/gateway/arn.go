@@ -86,11 +86,12 @@ var verbs = []string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"}
 // IAM's '*' also matches '/', so a method of "*" cannot become "*" in the ARN:
 // ".../*/profile" would cover ".../DELETE/admin/profile". It becomes one ARN per
 // verb instead. A grant for the other kind of ARN (a WebSocket route key such as
-// "$connect" on a REST API, or a path on a WebSocket API) covers nothing.
+// "$connect" on a REST API, or a path on a WebSocket API) covers nothing, nor
+// does a grant of one verb on a WebSocket route, whose requests have none.
 func (a ARN) Resources(method, path string) []string {
 	prefix := "arn:" + a.Partition + ":execute-api:" + a.Region + ":" + a.AccountID + ":" + a.APIID + "/" + a.Stage + "/"
 	if a.Method == "" {
-		if strings.HasPrefix(path, "$") || strings.HasPrefix(path, "*") {
+		if method == "*" && (strings.HasPrefix(path, "$") || strings.HasPrefix(path, "*")) {
 			return []string{prefix + path}
 		}
 		return nil

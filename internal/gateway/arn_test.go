@@ -105,7 +105,7 @@ func TestARNResources(t *testing.T) {
 		// A WebSocket route key on a REST API covers nothing.
 		{rest, "*", "$connect", nil},
 		{ws, "*", "$connect", []string{w + "$connect"}},
-		{ws, "GET", "$connect", []string{w + "$connect"}},
+		{ws, "GET", "$connect", nil}, // a WebSocket request has no verb to match
 		{ws, "*", "*", []string{w + "*"}},
 		// A REST path on a WebSocket API covers nothing.
 		{ws, "GET", "/orders/*", nil},

@@ -82,3 +82,39 @@ func wildcardMatch(pattern, s string) bool {
 	}
 	return p == len(pattern)
 }
+
+// View is what API Gateway takes from an authorizer's response: the principal,
+// the $context.authorizer values, and a verdict for each ARN.
+type View struct {
+	PrincipalID string
+	Context     map[string]any
+	// Policy is the IAM policy; nil for an HTTP API simple response.
+	Policy     *events.APIGatewayCustomAuthorizerPolicy
+	authorized bool
+}
+
+// ViewOf reads a response the authorizer returns; false if it is none.
+func ViewOf(resp any) (View, bool) {
+	switch r := resp.(type) {
+	case events.APIGatewayCustomAuthorizerResponse:
+		return View{PrincipalID: r.PrincipalID, Context: r.Context, Policy: &r.PolicyDocument}, true
+	case events.APIGatewayV2CustomAuthorizerIAMPolicyResponse:
+		return View{PrincipalID: r.PrincipalID, Context: r.Context, Policy: &r.PolicyDocument}, true
+	case events.APIGatewayV2CustomAuthorizerSimpleResponse:
+		return View{Context: r.Context, authorized: r.IsAuthorized}, true
+	}
+	return View{}, false
+}
+
+// Effect is what API Gateway does with a request on arn: "Allow", "Deny" for an
+// explicit deny, or "" for an implicit one. A simple response answers the same
+// for every ARN.
+func (v View) Effect(arn string) string {
+	switch {
+	case v.Policy != nil:
+		return Evaluate(*v.Policy, arn)
+	case v.authorized:
+		return "Allow"
+	}
+	return ""
+}

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/apigw-authz/authz/internal/loopback"
 )
 
 // IssuerConfig is one trusted issuer, an entry of AUTHZ_ISSUERS.
@@ -201,7 +202,7 @@ func (c *IssuerConfig) validate() error {
 	case c.LeewaySeconds != nil && (*c.LeewaySeconds < 0 || time.Duration(*c.LeewaySeconds)*time.Second > maxLeeway):
 		return fmt.Errorf(`field "leeway_seconds": %d is not between 0 and %d`, *c.LeewaySeconds, int(maxLeeway.Seconds()))
 	case c.MaxLifetimeSeconds < 0 || time.Duration(c.MaxLifetimeSeconds)*time.Second > maxMaxLifetime:
-		return fmt.Errorf(`field "max_lifetime_seconds": %d is not between 1 and %d`, c.MaxLifetimeSeconds, int(maxMaxLifetime.Seconds()))
+		return fmt.Errorf(`field "max_lifetime_seconds": %d is not between 1 and %d (0 or absent: a day)`, c.MaxLifetimeSeconds, int(maxMaxLifetime.Seconds()))
 	}
 	if p.validate != nil {
 		return p.validate(c)
@@ -255,21 +256,13 @@ func checkURL(s string) error {
 	case "https":
 		return nil
 	case "http":
-		if isLoopback(u.Hostname()) {
+		if loopback.Host(u.Hostname()) {
 			return nil
 		}
 		return fmt.Errorf("%q: http is only allowed for loopback hosts; use https", s)
 	default:
 		return fmt.Errorf("%q: the scheme must be https", s)
 	}
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (c *IssuerConfig) leeway() time.Duration {

@@ -22,7 +22,6 @@ const (
 	ReasonNotYetValid   = "token_not_yet_valid"  // nbf or iat is in the future
 	ReasonLifetime      = "token_lifetime"       // exp is further from iat, or from now, than allowed
 	ReasonAudience      = "token_audience"       // no aud is an accepted audience
-	ReasonIssuer        = "token_issuer"         // iss does not match after verification
 	ReasonTenant        = "token_tenant"         // the tenant is not allowed or does not match iss
 	ReasonClient        = "token_client"         // the client (azp, cid, client_id, appid) is not allowed
 	ReasonClaims        = "token_claims"         // a registered claim has the wrong type

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/apigw-authz/authz/internal/loopback"
 )
 
 // newClient returns the HTTP client for discovery and key sets: every fetch is
@@ -19,7 +21,7 @@ func newClient(timeout time.Duration, maxBytes int64) *http.Client {
 			if len(via) >= 3 {
 				return errors.New("identity: more than 3 redirects")
 			}
-			if req.URL.Scheme == "https" || (req.URL.Scheme == "http" && isLoopback(req.URL.Hostname())) {
+			if req.URL.Scheme == "https" || (req.URL.Scheme == "http" && loopback.Host(req.URL.Hostname())) {
 				return nil
 			}
 			return fmt.Errorf("identity: refusing a redirect to %s://%s", req.URL.Scheme, req.URL.Host)

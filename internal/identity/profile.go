@@ -28,8 +28,9 @@ type profile struct {
 	validate func(c *IssuerConfig) error
 	// jwksURI gives the key set of an issuer that cannot be discovered, or "".
 	jwksURI func(c *IssuerConfig) string
-	// isIDToken tells an ID token from an access token; nil uses the OIDC markers.
-	isIDToken func(claims map[string]any) bool
+	// isIDToken tells an ID token from an access token by what the provider
+	// puts in one and not the other, beyond the OIDC markers every profile checks.
+	isIDToken func(iss *issuer, claims map[string]any) bool
 	// audiences gives what stands for aud; nil reads aud.
 	audiences func(claims map[string]any) ([]string, error)
 	// check refuses, before the signature check, tokens the provider issues
@@ -75,11 +76,11 @@ func (p *profile) acceptsType(typ string) bool {
 	return slices.ContainsFunc(p.types, func(t string) bool { return strings.EqualFold(t, typ) })
 }
 
-func (p *profile) idToken(claims map[string]any) bool {
-	if p.isIDToken != nil {
-		return p.isIDToken(claims)
-	}
-	return hasOIDCMarkers(claims)
+// idToken reports an ID token: OIDC's markers, or the profile's own signs. It is
+// a heuristic, and the audience check stands behind it: an ID token is meant for
+// a client, and a client id is rarely an API's audience.
+func (p *profile) idToken(iss *issuer, claims map[string]any) bool {
+	return hasOIDCMarkers(claims) || (p.isIDToken != nil && p.isIDToken(iss, claims))
 }
 
 func (p *profile) audienceOf(claims map[string]any) ([]string, error) {
@@ -90,9 +91,13 @@ func (p *profile) audienceOf(claims map[string]any) ([]string, error) {
 }
 
 // hasOIDCMarkers reports claims only OpenID Connect ID tokens carry: a nonce,
-// hashes of the access token or code, or token_use "id".
+// hashes of the access token or code, token_use "id" (Cognito) or typ "ID"
+// (Keycloak).
 func hasOIDCMarkers(claims map[string]any) bool {
 	if claims["token_use"] == "id" {
+		return true
+	}
+	if typ, ok := claims["typ"].(string); ok && strings.EqualFold(typ, "ID") {
 		return true
 	}
 	for _, c := range []string{"nonce", "at_hash", "c_hash", "s_hash"} {

@@ -21,8 +21,12 @@ func init() {
 		},
 		split: map[string]string{"scopes": " "},
 		types: []string{"", "JWT"},
-		// AD FS access tokens carry scp and appid; ID tokens carry neither.
-		isIDToken: func(claims map[string]any) bool {
+		// AD FS access tokens carry scp and appid, and name access_token_issuer
+		// when it is set; ID tokens name the discovery issuer.
+		isIDToken: func(iss *issuer, claims map[string]any) bool {
+			if iss.cfg.AccessTokenIssuer != "" && claims["iss"] == iss.cfg.Issuer {
+				return true
+			}
 			return !hasAny(claims, "scp", "appid")
 		},
 	})

@@ -20,7 +20,7 @@ func init() {
 		},
 		split: map[string]string{"scopes": " "},
 		types: []string{"", "JWT"},
-		isIDToken: func(claims map[string]any) bool {
+		isIDToken: func(_ *issuer, claims map[string]any) bool {
 			return claims["token_use"] != "access"
 		},
 		audiences: func(claims map[string]any) ([]string, error) {

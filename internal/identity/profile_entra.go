@@ -43,7 +43,7 @@ func init() {
 		jwksURI: entraKeys,
 		// Access tokens name their client (azp, appid) or carry scopes; ID tokens
 		// do neither.
-		isIDToken: func(claims map[string]any) bool {
+		isIDToken: func(_ *issuer, claims map[string]any) bool {
 			return !hasAny(claims, "scp", "azp", "appid", "idtyp")
 		},
 		check: func(iss *issuer, u *unverified, tenant string) error {

@@ -38,11 +38,11 @@ func init() {
 			return nil
 		},
 		// Okta's access tokens name their client in cid; its ID tokens do not.
-		isIDToken: func(claims map[string]any) bool {
-			return !hasAny(claims, "cid") || hasOIDCMarkers(claims)
+		isIDToken: func(_ *issuer, claims map[string]any) bool {
+			return !hasAny(claims, "cid")
 		},
 		check: func(iss *issuer, u *unverified, _ string) error {
-			if isOktaOrgServer(iss.cfg.Issuer) && !iss.profile.idToken(u.claims) {
+			if isOktaOrgServer(iss.cfg.Issuer) && !iss.profile.idToken(iss, u.claims) {
 				return errOktaOrgToken
 			}
 			return nil

@@ -69,3 +69,30 @@ func with(iss *devissuer.Issuer, extra map[string]any) map[string]any {
 	}
 	return c
 }
+
+// ID tokens carry the OIDC markers, or their provider's own signs; without
+// accept_id_tokens, every profile refuses them, even when the audience matches.
+func TestIDTokensAreRefusedInEveryProfile(t *testing.T) {
+	const trust = "http://fs.contoso.com/adfs/services/trust"
+	fs := startAt(t, "/adfs", nil)
+	entra := startAt(t, "/"+tenantA+"/v2.0", nil)
+	generic := startAt(t, "/realms/acme", nil)
+	v := newVerifier(t, Options{},
+		IssuerConfig{Issuer: fs.URL, Profile: "adfs", AccessTokenIssuer: trust, Audiences: []string{"client-app"}},
+		IssuerConfig{Issuer: entra.URL, Profile: "entra", Audiences: []string{"client-app"}},
+		IssuerConfig{Issuer: generic.URL, Audiences: []string{"client-app"}},
+	)
+	runProfileCases(t, v, fs, []profileCase{
+		{name: "AD FS ID token with appid and a nonce", claims: with(fs, map[string]any{"aud": "client-app", "sub": "x", "appid": "client-app", "nonce": "n"}), reason: ReasonType},
+		{name: "AD FS ID token: the discovery issuer, no marker", claims: with(fs, map[string]any{"aud": "client-app", "sub": "x", "appid": "client-app", "scp": "openid"}), reason: ReasonType},
+	})
+	runProfileCases(t, v, entra, []profileCase{
+		{name: "Entra ID token with azp and a nonce", claims: with(entra, map[string]any{"aud": "client-app", "tid": tenantA, "azp": "client-app", "nonce": "n", "at_hash": "h"}), reason: ReasonType},
+	})
+	runProfileCases(t, v, generic, []profileCase{
+		{name: "Keycloak ID token (typ ID)", claims: with(generic, map[string]any{"aud": "client-app", "sub": "x", "typ": "ID", "azp": "client-app"}), reason: ReasonType},
+		{name: "Keycloak access token (typ Bearer)", claims: with(generic, map[string]any{"aud": "client-app", "sub": "x", "typ": "Bearer", "azp": "client-app"}),
+			want: &Token{Issuer: generic.URL, Profile: "generic", Subject: "x", Audience: []string{"client-app"}, ClientID: "client-app",
+				Scopes: []string{}, Groups: []string{}, Roles: []string{}}},
+	})
+}

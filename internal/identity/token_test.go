@@ -63,15 +63,22 @@ func TestNormaliseWithOverrides(t *testing.T) {
 	}
 }
 
-func TestFromUnverifiedClaimsUsesTheIssuersProfile(t *testing.T) {
-	issuers := []IssuerConfig{{Issuer: "https://login.microsoftonline.com/{tenantid}/v2.0", Profile: "entra"}}
-	tok := FromUnverifiedClaims(issuers, map[string]any{"iss": "https://login.microsoftonline.com/t1/v2.0", "oid": "o", "sub": "s",
-		"scp": "a b", "exp": json.Number("2000000000")})
+func TestUnverifiedClaimsUseTheIssuersProfile(t *testing.T) {
+	v, err := New([]IssuerConfig{{Issuer: "https://login.microsoftonline.com/{tenantid}/v2.0", Profile: "entra",
+		Audiences: []string{"a"}, Tenants: []string{"72f988bf-86f1-41af-91ab-2d7cd011db47"}}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := v.Unverified(map[string]any{"iss": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+		"oid": "o", "sub": "s", "scp": "a b", "exp": json.Number("2000000000")})
 	if tok.Profile != "entra" || tok.Subject != "o" || !reflect.DeepEqual(tok.Scopes, []string{"a", "b"}) || tok.ExpiresAt != 2000000000 {
 		t.Fatalf("entra claims: %+v", tok)
 	}
-	tok = FromUnverifiedClaims(issuers, map[string]any{"iss": "https://other", "sub": "s", "scope": "x"})
-	if tok.Profile != "generic" || tok.Subject != "s" || tok.Scopes[0] != "x" {
-		t.Fatalf("generic claims: %+v", tok)
+	// A tenant the issuer does not list selects no issuer, as in Verify.
+	for _, iss := range []string{"https://login.microsoftonline.com/0d5e8a3c-1111-4222-8333-944455556666/v2.0", "https://other"} {
+		tok = v.Unverified(map[string]any{"iss": iss, "sub": "s", "scope": "x"})
+		if tok.Profile != "generic" || tok.Subject != "s" || tok.Scopes[0] != "x" {
+			t.Fatalf("%s: %+v", iss, tok)
+		}
 	}
 }

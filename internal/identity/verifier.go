@@ -252,7 +252,7 @@ func (v *Verifier) precheck(iss *issuer, u *unverified, tenant string) error {
 			return err
 		}
 	}
-	if !cfg.AcceptIDTokens && p.idToken(u.claims) {
+	if !cfg.AcceptIDTokens && p.idToken(iss, u.claims) {
 		return fail(ReasonType, "an ID token where an access token is expected (set accept_id_tokens to accept ID tokens)")
 	}
 	aud, err := p.audienceOf(u.claims)

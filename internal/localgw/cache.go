@@ -35,26 +35,17 @@ func CacheWarnings(ctx context.Context, a *authorizer.Authorizer, res *authorize
 		return nil
 	}
 	var warnings []string
-	doc, isPolicy := policyDocument(res.Response)
+	view, _ := gateway.ViewOf(res.Response)
+	isPolicy := view.Policy != nil
 	ws := res.Event.Kind == gateway.KindWebSocket
 	if isPolicy && res.Decision.Grants == nil && !ws {
 		warnings = append(warnings, "the decision has no grants: a cached policy names only this request's ARN, so API Gateway refuses the caller's other requests from the cache for the TTL; return grants, or set the authorizer's TTL to 0")
 	}
 	if isPolicy && !ws {
-		warnings = append(warnings, routeDisagreements(ctx, a, res, doc)...)
+		warnings = append(warnings, routeDisagreements(ctx, a, res, *view.Policy)...)
 	}
 	warnings = append(warnings, fieldDependencies(ctx, a, res, sources, !isPolicy)...)
 	return warnings
-}
-
-func policyDocument(resp any) (events.APIGatewayCustomAuthorizerPolicy, bool) {
-	switch r := resp.(type) {
-	case events.APIGatewayCustomAuthorizerResponse:
-		return r.PolicyDocument, true
-	case events.APIGatewayV2CustomAuthorizerIAMPolicyResponse:
-		return r.PolicyDocument, true
-	}
-	return events.APIGatewayCustomAuthorizerPolicy{}, false
 }
 
 // routeDisagreements replays the caller's request on other routes (instances of

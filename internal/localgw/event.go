@@ -73,7 +73,7 @@ func Event(r Request, api API) ([]byte, error) {
 		ev = map[string]any{
 			"type": "REQUEST", "methodArn": methodARN, "resource": route, "path": path, "httpMethod": method,
 			"headers": single, "multiValueHeaders": multi,
-			"queryStringParameters": first(query), "multiValueQueryStringParameters": map[string][]string(query),
+			"queryStringParameters": lastValues(query), "multiValueQueryStringParameters": map[string][]string(query),
 			"pathParameters": map[string]string{}, "stageVariables": map[string]string{},
 			"requestContext": map[string]any{
 				"accountId": api.AccountID, "apiId": api.ID, "stage": api.Stage, "domainName": domain,
@@ -121,7 +121,7 @@ func Event(r Request, api API) ([]byte, error) {
 	case "websocket":
 		ev = map[string]any{
 			"type": "REQUEST", "methodArn": arnBase + "$connect", "headers": single, "multiValueHeaders": multi,
-			"queryStringParameters": first(query), "multiValueQueryStringParameters": map[string][]string(query),
+			"queryStringParameters": lastValues(query), "multiValueQueryStringParameters": map[string][]string(query),
 			"stageVariables": map[string]string{},
 			"requestContext": map[string]any{
 				"routeKey": "$connect", "eventType": "CONNECT", "messageDirection": "IN",
@@ -157,7 +157,9 @@ func flatten(h map[string][]string) (map[string]string, map[string][]string) {
 	return single, multi
 }
 
-func first(q url.Values) map[string]string {
+// lastValues keeps the last value of each parameter, as API Gateway's
+// single-value map does.
+func lastValues(q url.Values) map[string]string {
 	out := map[string]string{}
 	for k, v := range q {
 		if len(v) > 0 {

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/apigw-authz/authz/internal/authorizer"
 	"github.com/apigw-authz/authz/internal/gateway"
 	"github.com/apigw-authz/authz/internal/identity"
@@ -52,7 +50,10 @@ type Gateway struct {
 
 	mu        sync.Mutex
 	authorize Authorize
-	cache     map[string]cached
+	// generation counts Replace calls, so that a result of the previous
+	// policy, decided while the policy was replaced, is not cached.
+	generation int
+	cache      map[string]cached
 }
 
 type cached struct {
@@ -83,6 +84,7 @@ func (g *Gateway) Replace(authorize Authorize) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.authorize = authorize
+	g.generation++
 	g.cache = map[string]cached{}
 }
 
@@ -116,7 +118,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (status int, out
 	response, cache := g.lookup(key)
 	if response == nil {
 		g.mu.Lock()
-		authorize := g.authorize
+		authorize, generation := g.authorize, g.generation
 		g.mu.Unlock()
 		res := authorize(r.Context(), event)
 		outcome = string(res.Outcome) + " " + res.Reason
@@ -126,19 +128,25 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (status int, out
 			return http.StatusUnauthorized, outcome, cache
 		}
 		response = res.Response
-		g.store(key, response)
+		g.store(key, response, generation)
 	} else {
 		outcome = "cached result"
 	}
 
-	principal, ctx, effect := enforce(response, ev.ARN.String())
+	view, _ := gateway.ViewOf(response)
+	principal, ctx, effect := view.PrincipalID, view.Context, view.Effect(ev.ARN.String())
 	if effect != "Allow" {
 		g.refuse(w, http.StatusForbidden, effect)
 		return http.StatusForbidden, outcome, cache
 	}
 	fwd := r.Clone(r.Context())
-	fwd.Header.Del(HeaderPrincipal)
-	fwd.Header.Del(HeaderContext)
+	for name := range fwd.Header {
+		// Also X-Authorizer_Context and the like, which CGI-style backends
+		// read as the same variable.
+		if strings.HasPrefix(strings.ReplaceAll(strings.ToLower(name), "_", "-"), "x-authorizer-") {
+			fwd.Header.Del(name)
+		}
+	}
 	fwd.Header.Set(HeaderPrincipal, principal)
 	b, _ := json.Marshal(ctx)
 	fwd.Header.Set(HeaderContext, string(b))
@@ -185,31 +193,22 @@ func (g *Gateway) lookup(key string) (any, string) {
 	return c.response, "hit"
 }
 
-func (g *Gateway) store(key string, response any) {
+func (g *Gateway) store(key string, response any, generation int) {
 	if g.opts.CacheTTL <= 0 || len(g.opts.IdentitySources) == 0 {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.cache[key] = cached{response: response, expires: g.opts.Now().Add(g.opts.CacheTTL)}
-}
-
-// enforce applies a response to the request's ARN as API Gateway does and
-// returns the principal, the $context.authorizer values and the effect:
-// "Allow", "Deny" (explicit) or "" (implicit deny).
-func enforce(response any, arn string) (string, map[string]any, string) {
-	switch r := response.(type) {
-	case events.APIGatewayCustomAuthorizerResponse:
-		return r.PrincipalID, r.Context, gateway.Evaluate(r.PolicyDocument, arn)
-	case events.APIGatewayV2CustomAuthorizerIAMPolicyResponse:
-		return r.PrincipalID, r.Context, gateway.Evaluate(r.PolicyDocument, arn)
-	case events.APIGatewayV2CustomAuthorizerSimpleResponse:
-		if r.IsAuthorized {
-			return "", r.Context, "Allow"
-		}
-		return "", r.Context, ""
+	if generation != g.generation {
+		return // decided by a policy replaced since
 	}
-	return "", nil, ""
+	now := g.opts.Now()
+	for k, c := range g.cache {
+		if !now.Before(c.expires) {
+			delete(g.cache, k)
+		}
+	}
+	g.cache[key] = cached{response: response, expires: now.Add(g.opts.CacheTTL)}
 }
 
 // refuse answers as API Gateway does: 401 for a missing or refused token, 403 for
@@ -260,8 +259,8 @@ func Echo() http.Handler {
 		for name, values := range r.Header {
 			switch {
 			case name == HeaderPrincipal || name == HeaderContext:
-			case strings.EqualFold(name, "Authorization"):
-				headers[name] = "(present; not echoed)"
+			case strings.EqualFold(name, "Authorization"), strings.EqualFold(name, "Cookie"):
+				headers[name] = "(present; not echoed: it may hold a token)"
 			default:
 				headers[name] = strings.Join(values, ",")
 			}

@@ -102,7 +102,7 @@ func TestGatewayStatusesAndBodies(t *testing.T) {
 	if w.Code != 401 || w.Header().Get("X-Amzn-Errortype") != "UnauthorizedException" {
 		t.Fatalf("a bad token: %d %s", w.Code, w.Body)
 	}
-	w = do(t, g, "DELETE", "/orders/42?force=1", admin, "X-Authorizer-Context", `{"roles":"forged"}`)
+	w = do(t, g, "DELETE", "/orders/42?force=1", admin, "X-Authorizer-Context", `{"roles":"forged"}`, "X-Authorizer_Principal-Id", "root")
 	var echo struct {
 		Method, Path string
 		Query        map[string][]string
@@ -116,7 +116,7 @@ func TestGatewayStatusesAndBodies(t *testing.T) {
 		echo.Authorizer["principalId"] != "alice" || echo.Authorizer["roles"] != "admin" {
 		t.Fatalf("echo %+v", echo)
 	}
-	if strings.Contains(w.Body.String(), admin) || strings.Contains(w.Body.String(), "forged") {
+	if strings.Contains(w.Body.String(), admin) || strings.Contains(w.Body.String(), "forged") || strings.Contains(w.Body.String(), "root") {
 		t.Fatalf("the echo shows the token or a forged context: %s", w.Body)
 	}
 	w = do(t, g, "DELETE", "/orders/42", reader)
@@ -182,4 +182,26 @@ func writePolicy(t *testing.T, rego string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// A result the old policy decided while the policy was being replaced must not
+// be cached for the new one.
+func TestGatewayDoesNotCacheAReplacedPolicysResult(t *testing.T) {
+	f := newFixture(t)
+	var g *Gateway
+	allow := f.core(t, "", false)
+	deny := f.core(t, "package authz\n\ndecision := {\"allow\": false}\n", false)
+	slow := func(ctx context.Context, event []byte) *authorizer.Result {
+		res := allow(ctx, event)
+		g.Replace(deny) // the policy changes while this decision is made
+		return res
+	}
+	g = f.gateway(t, "rest", 300*time.Second, slow)
+	tok := f.token(t, "alice", "admins")
+	if w := do(t, g, "GET", "/orders", tok); w.Code != 200 {
+		t.Fatalf("first request: %d", w.Code)
+	}
+	if w := do(t, g, "GET", "/orders", tok); w.Code != 403 {
+		t.Fatalf("the next request was answered from a result of the replaced policy: %d", w.Code)
+	}
 }

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,6 +25,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/bundle"
 
 	"github.com/apigw-authz/authz/bundles"
+	"github.com/apigw-authz/authz/internal/loopback"
 	"github.com/apigw-authz/authz/rego"
 )
 
@@ -147,7 +147,7 @@ func download(ctx context.Context, source string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u.Scheme == "http" && !isLoopbackURL(u) {
+	if u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 		return nil, errors.New("http:// is only allowed for loopback hosts; use https://")
 	}
 	ctx, cancel := context.WithTimeout(ctx, bundleFetchTimeout)
@@ -160,7 +160,7 @@ func download(ctx context.Context, source string) ([]byte, error) {
 		if len(via) >= 3 {
 			return errors.New("more than 3 redirects")
 		}
-		if r.URL.Scheme != "https" && !isLoopbackURL(r.URL) {
+		if r.URL.Scheme != "https" && !loopback.Host(r.URL.Hostname()) {
 			return fmt.Errorf("refusing a redirect to %s://%s", r.URL.Scheme, r.URL.Host)
 		}
 		return nil
@@ -181,11 +181,6 @@ func download(ctx context.Context, source string) ([]byte, error) {
 		return nil, fmt.Errorf("the bundle is over %d bytes", MaxBundleBytes)
 	}
 	return body, nil
-}
-
-func isLoopbackURL(u *url.URL) bool {
-	ip := net.ParseIP(u.Hostname())
-	return u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 // verificationConfig builds OPA's bundle verification from a PEM public key, or a
