@@ -148,6 +148,13 @@ func TestServe(t *testing.T) {
 	if status, _ = s.call(t, "GET", "/orders/7", reader); status != 200 {
 		t.Fatalf("reader reads: %d", status)
 	}
+	// Every provider's shape, each verified under its own profile.
+	for _, profile := range []string{"okta", "entra", "adfs", "cognito"} {
+		tok := s.mintToken(t, "--profile", profile, "--sub", "pat", "--groups", "admins")
+		if status, body = s.call(t, "DELETE", "/orders/9", tok); status != 200 {
+			t.Fatalf("%s-shaped admin token: %d %s", profile, status, body)
+		}
+	}
 	// A cached policy answers the reader's next request without the authorizer.
 	if status, _ = s.call(t, "GET", "/orders/8", reader); status != 200 || !strings.Contains(s.text(), "cache=hit") {
 		t.Fatalf("second read: %d, output:\n%s", status, s.text())

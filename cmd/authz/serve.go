@@ -40,7 +40,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		backend     = fs.String("backend", "", "forward allowed requests to this `URL` (default: a built-in echo backend)")
 		watch       = fs.Bool("watch", false, "reload the policy when its files change (without --bundle: rego/ and bundles/default/)")
 		devIssuer   = fs.Bool("dev-issuer", false, "run a development OIDC issuer on loopback and trust it")
-		devProfile  = fs.String("dev-profile", "generic", "the dev issuer's token shape: "+strings.Join(devissuer.Profiles, ", "))
+		devProfile  = fs.String("dev-profile", "generic", "the dev issuer's default token shape ("+strings.Join(devissuer.Profiles, ", ")+"); authz token --profile mints the others")
 		devAddr     = fs.String("dev-issuer-addr", "127.0.0.1:8081", "loopback `address` of the dev issuer")
 		decisionLog = fs.Bool("decision-log", false, "also print the authorizer's decision-log lines")
 		bundles     listFlag
@@ -81,12 +81,16 @@ func serve(args []string, stdout, stderr io.Writer) int {
 
 	var dev *devissuer.Issuer
 	if *devIssuer {
-		if dev, err = devissuer.Start(devissuer.Options{Addr: *devAddr, Profile: *devProfile, MintEndpoint: true}); err != nil {
+		if dev, err = devissuer.Start(devissuer.Options{Addr: *devAddr, Profile: *devProfile, MintEndpoint: true, AllProfiles: true}); err != nil {
 			return fail("%v", err)
 		}
 		defer dev.Close()
-		cfg.Issuers = append(cfg.Issuers, identity.IssuerConfig{Issuer: dev.URL, Profile: *devProfile,
-			Audiences: []string{dev.AcceptedAudience()}, AccessTokenIssuer: dev.AccessTokenIssuer()})
+		// One issuer per provider shape, side by side, as a deployment trusting
+		// several identity providers would have them.
+		for _, p := range devissuer.Profiles {
+			cfg.Issuers = append(cfg.Issuers, identity.IssuerConfig{Issuer: dev.IssuerFor(p), Profile: p,
+				Audiences: []string{dev.AcceptedAudienceFor(p)}, AccessTokenIssuer: dev.AccessTokenIssuerFor(p)})
+		}
 	}
 
 	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
@@ -192,7 +196,7 @@ func banner(w io.Writer, base, revision, kind string, ttl time.Duration, watched
 	}
 	admin, _ := dev.MintFor(devissuer.Principal{Subject: "alice", Groups: []string{"admins"}, Roles: []string{"Orders.Admin"}})
 	reader, _ := dev.MintFor(devissuer.Principal{Subject: "bob", Groups: []string{"orders-readers"}, Roles: []string{"Orders.Read"}})
-	fmt.Fprintf(w, "Dev issuer (%s tokens) on %s\n\n", dev.Profile(), dev.URL)
+	fmt.Fprintf(w, "Dev issuer on %s: %s tokens by default; authz token --profile %s\n\n", devIssuerRoot(dev.URL), dev.Profile(), strings.Join(devissuer.Profiles, "|"))
 	fmt.Fprintf(w, "With the default policy, paste these:\n\n")
 	fmt.Fprintf(w, "  # an admin deletes an order: 200 from the backend\n  curl -i -X DELETE %s/orders/42 -H 'Authorization: Bearer %s'\n\n", base, admin)
 	fmt.Fprintf(w, "  # a reader deletes an order: 403\n  curl -i -X DELETE %s/orders/42 -H 'Authorization: Bearer %s'\n\n", base, reader)

@@ -19,13 +19,14 @@ func token(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("authz token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		issuer = fs.String("issuer", "http://127.0.0.1:8081", "the dev issuer's `origin` (authz serve --dev-issuer-addr)")
-		sub    = fs.String("sub", "", "the token's `subject` (required)")
-		groups = fs.String("groups", "", "comma-separated groups")
-		roles  = fs.String("roles", "", "comma-separated roles")
-		scopes = fs.String("scopes", "", "space- or comma-separated scopes")
-		client = fs.String("client", "", "the client id (default dev-client)")
-		ttl    = fs.Duration("ttl", time.Hour, "lifetime")
+		issuer  = fs.String("issuer", "http://127.0.0.1:8081", "the dev issuer's `origin` (authz serve --dev-issuer-addr)")
+		sub     = fs.String("sub", "", "the token's `subject` (required)")
+		groups  = fs.String("groups", "", "comma-separated groups")
+		roles   = fs.String("roles", "", "comma-separated roles")
+		scopes  = fs.String("scopes", "", "space- or comma-separated scopes")
+		client  = fs.String("client", "", "the client id (default dev-client)")
+		profile = fs.String("profile", "", "the token's shape: "+strings.Join(devissuer.Profiles, ", ")+" (default: the issuer's)")
+		ttl     = fs.Duration("ttl", time.Hour, "lifetime")
 	)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -34,7 +35,7 @@ func token(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "authz token: --sub is required")
 		return exitUsage
 	}
-	body, _ := json.Marshal(devissuer.Principal{Subject: *sub, Groups: splitList(*groups, ","), Roles: splitList(*roles, ","),
+	body, _ := json.Marshal(devissuer.Principal{Profile: *profile, Subject: *sub, Groups: splitList(*groups, ","), Roles: splitList(*roles, ","),
 		Scopes: splitList(*scopes, ", "), Client: *client, TTL: int(ttl.Seconds())})
 	client2 := &http.Client{Timeout: 5 * time.Second}
 	resp, err := client2.Post(strings.TrimSuffix(*issuer, "/")+"/mint", "application/json", bytes.NewReader(body))

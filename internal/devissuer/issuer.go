@@ -51,6 +51,10 @@ type Options struct {
 	// MintEndpoint serves POST /mint, which mints a token for a JSON Principal:
 	// anyone who can reach the loopback address can mint tokens.
 	MintEndpoint bool
+	// AllProfiles also serves an issuer for every other profile, each where
+	// that provider's would be (see IssuerFor), all with the same keys, so that
+	// MintFor can mint every shape.
+	AllProfiles bool
 }
 
 // Issuer is a running development issuer.
@@ -59,6 +63,7 @@ type Issuer struct {
 	URL string
 
 	opts     Options
+	origin   string // http://127.0.0.1:PORT
 	server   *http.Server
 	listener net.Listener
 
@@ -106,11 +111,19 @@ func Start(opts Options) (*Issuer, error) {
 		return nil, fmt.Errorf("devissuer: path %q must start with /", opts.Path)
 	}
 	iss.listener = ln
-	iss.URL = "http://" + ln.Addr().String() + opts.Path
+	iss.origin = "http://" + ln.Addr().String()
+	iss.URL = iss.origin + opts.Path
 	base := strings.TrimSuffix(opts.Path, "/")
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+base+"/.well-known/openid-configuration", iss.serveDiscovery)
+	mux.HandleFunc("GET "+base+"/.well-known/openid-configuration", iss.serveDiscovery(opts.Profile))
 	mux.HandleFunc("GET "+base+"/keys", iss.serveKeys)
+	if opts.AllProfiles {
+		for _, p := range Profiles {
+			if p != opts.Profile {
+				mux.HandleFunc("GET "+pathOf(p)+"/.well-known/openid-configuration", iss.serveDiscovery(p))
+			}
+		}
+	}
 	if opts.MintEndpoint {
 		mux.HandleFunc("POST /mint", iss.serveMint)
 	}
@@ -208,23 +221,29 @@ func (i *Issuer) MustMint(claims map[string]any) string {
 	return tok
 }
 
-func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
-	doc := map[string]any{
-		"issuer":                                i.URL,
-		"jwks_uri":                              i.JWKSURL(),
-		"authorization_endpoint":                i.URL + "/authorize",
-		"token_endpoint":                        i.URL + "/token",
-		"response_types_supported":              []string{"code"},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{i.opts.Algorithm},
+// serveDiscovery serves the discovery document of profile's issuer.
+func (i *Issuer) serveDiscovery(profile string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		issuer := i.IssuerFor(profile)
+		doc := map[string]any{
+			"issuer":                                issuer,
+			"jwks_uri":                              i.JWKSURL(),
+			"authorization_endpoint":                issuer + "/authorize",
+			"token_endpoint":                        issuer + "/token",
+			"response_types_supported":              []string{"code"},
+			"subject_types_supported":               []string{"public"},
+			"id_token_signing_alg_values_supported": []string{i.opts.Algorithm},
+		}
+		if ati := i.AccessTokenIssuerFor(profile); ati != "" {
+			doc["access_token_issuer"] = ati
+		}
+		if profile == i.opts.Profile {
+			for k, v := range i.opts.Discovery {
+				doc[k] = v
+			}
+		}
+		writeJSON(w, doc)
 	}
-	if ati := i.AccessTokenIssuer(); ati != "" {
-		doc["access_token_issuer"] = ati
-	}
-	for k, v := range i.opts.Discovery {
-		doc[k] = v
-	}
-	writeJSON(w, doc)
 }
 
 func (i *Issuer) serveKeys(w http.ResponseWriter, _ *http.Request) {

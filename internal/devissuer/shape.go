@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -11,8 +12,10 @@ import (
 // DevTenant is the Entra tenant id of tokens shaped like Entra's.
 const DevTenant = "00000000-0000-4000-8000-00000000d3e5"
 
-// Principal is who a minted token speaks for.
+// Principal is who a minted token speaks for, and the shape of the token.
 type Principal struct {
+	// Profile shapes the token; the issuer's own profile when empty.
+	Profile string   `json:"profile,omitempty"`
 	Subject string   `json:"sub"`
 	Groups  []string `json:"groups,omitempty"`
 	Roles   []string `json:"roles,omitempty"`
@@ -27,8 +30,11 @@ const DefaultClient = "dev-client"
 // AcceptedAudience is the audience a verifier must accept for the tokens MintFor
 // mints: the issuer's, or for the Cognito shape, which carries no aud, the
 // client id that stands for it.
-func (i *Issuer) AcceptedAudience() string {
-	if i.opts.Profile == "cognito" {
+func (i *Issuer) AcceptedAudience() string { return i.AcceptedAudienceFor(i.opts.Profile) }
+
+// AcceptedAudienceFor is AcceptedAudience for profile's tokens.
+func (i *Issuer) AcceptedAudienceFor(profile string) string {
+	if profile == "cognito" {
 		return DefaultClient
 	}
 	return i.opts.Audience
@@ -52,13 +58,26 @@ func pathOf(profile string) string {
 	return ""
 }
 
-// Profile is the shape of the tokens the issuer mints.
+// Profile is the shape of the tokens the issuer mints by default.
 func (i *Issuer) Profile() string { return i.opts.Profile }
 
+// IssuerFor is the issuer URL of profile's tokens: URL for the issuer's own
+// profile, else the origin and that provider's path (with Options.AllProfiles).
+func (i *Issuer) IssuerFor(profile string) string {
+	if profile == i.opts.Profile {
+		return i.URL
+	}
+	return i.origin + pathOf(profile)
+}
+
 // AccessTokenIssuer is the iss of access tokens when it is not URL (AD FS shape).
-func (i *Issuer) AccessTokenIssuer() string {
-	if i.opts.Profile == "adfs" {
-		return i.URL + "/services/trust"
+func (i *Issuer) AccessTokenIssuer() string { return i.AccessTokenIssuerFor(i.opts.Profile) }
+
+// AccessTokenIssuerFor is the iss of profile's access tokens when it is not
+// IssuerFor(profile): only AD FS's differ.
+func (i *Issuer) AccessTokenIssuerFor(profile string) string {
+	if profile == "adfs" {
+		return i.IssuerFor(profile) + "/services/trust"
 	}
 	return ""
 }
@@ -70,17 +89,27 @@ func (i *Issuer) MintFor(p Principal) (string, error) {
 	if p.Subject == "" {
 		return "", fmt.Errorf("devissuer: a subject is required")
 	}
+	profile := p.Profile
+	switch {
+	case profile == "":
+		profile = i.opts.Profile
+	case !slices.Contains(Profiles, profile):
+		return "", fmt.Errorf("devissuer: profile %q is not one of %s", profile, strings.Join(Profiles, ", "))
+	case profile != i.opts.Profile && !i.opts.AllProfiles:
+		return "", fmt.Errorf("devissuer: this issuer mints %s tokens only", i.opts.Profile)
+	}
 	client := p.Client
 	if client == "" {
 		client = DefaultClient
 	}
 	c := i.Claims(p.Subject)
+	c["iss"] = i.IssuerFor(profile)
 	if p.TTL > 0 {
 		c["exp"] = time.Now().Add(time.Duration(p.TTL) * time.Second).Unix()
 	}
 	scopes := strings.Join(p.Scopes, " ")
 	var header map[string]any
-	switch i.opts.Profile {
+	switch profile {
 	case "okta":
 		c["uid"], c["sub"], c["cid"], c["ver"] = p.Subject, p.Subject+"@example.com", client, 1
 		c["scp"], c["groups"] = nonNil(p.Scopes), nonNil(p.Groups)
@@ -96,7 +125,7 @@ func (i *Issuer) MintFor(p Principal) (string, error) {
 		}
 		c["roles"], c["groups"] = nonNil(p.Roles), nonNil(p.Groups)
 	case "adfs":
-		c["iss"] = i.AccessTokenIssuer()
+		c["iss"] = i.AccessTokenIssuerFor(profile)
 		delete(c, "sub")
 		c["upn"], c["unique_name"], c["appid"], c["scp"], c["ver"] = p.Subject, "DEV\\"+p.Subject, client, scopes, "1.0"
 		if g := oneOrMany(p.Groups); g != nil {
@@ -153,5 +182,9 @@ func (i *Issuer) serveMint(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	writeJSON(w, map[string]string{"token": tok, "issuer": i.URL, "profile": i.opts.Profile})
+	profile := p.Profile
+	if profile == "" {
+		profile = i.opts.Profile
+	}
+	writeJSON(w, map[string]string{"token": tok, "issuer": i.IssuerFor(profile), "profile": profile})
 }

@@ -112,3 +112,43 @@ func TestMintEndpoint(t *testing.T) {
 		t.Fatal("the mint endpoint answered without MintEndpoint")
 	}
 }
+
+// One issuer with AllProfiles mints every shape, each under its provider's
+// issuer URL and all with the same keys, for several issuers side by side.
+func TestAllProfilesSideBySide(t *testing.T) {
+	iss, err := devissuer.Start(devissuer.Options{AllProfiles: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer iss.Close()
+	var cfgs []identity.IssuerConfig
+	for _, profile := range devissuer.Profiles {
+		cfgs = append(cfgs, identity.IssuerConfig{Issuer: iss.IssuerFor(profile), Profile: profile,
+			Audiences: []string{iss.AcceptedAudienceFor(profile)}, AccessTokenIssuer: iss.AccessTokenIssuerFor(profile)})
+	}
+	v, err := identity.New(cfgs, identity.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, profile := range devissuer.Profiles {
+		raw, err := iss.MintFor(devissuer.Principal{Profile: profile, Subject: "alice", Groups: []string{"admins"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := v.Verify(context.Background(), raw)
+		if err != nil {
+			t.Fatalf("%s: %v", profile, err)
+		}
+		if tok.Profile != profile || tok.Subject != "alice" || !reflect.DeepEqual(tok.Groups, []string{"admins"}) {
+			t.Fatalf("%s: %+v", profile, tok)
+		}
+	}
+	single, err := devissuer.Start(devissuer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer single.Close()
+	if _, err := single.MintFor(devissuer.Principal{Profile: "okta", Subject: "a"}); err == nil {
+		t.Fatal("a single-profile issuer minted another profile's token")
+	}
+}
