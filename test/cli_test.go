@@ -247,6 +247,8 @@ func TestCheck(t *testing.T) {
 		{"no token", []string{"--path", "/orders"}, 4, []string{"UNAUTHORIZED", "no_token"}, nil},
 		{"unverified claims are marked", []string{"--claims", claims, "--path", "/orders"}, 0, []string{"UNVERIFIED CLAIMS"}, nil},
 		{"claims with an event file", []string{"--claims", claims, event}, 0, []string{"UNVERIFIED CLAIMS", "http DELETE /orders/1"}, nil},
+		{"a minted token put into an event file", []string{"--sub", "alice", "--groups", "admins", event}, 0,
+			[]string{"ALLOW", "http DELETE /orders/1", `verified: issuer`}, nil},
 		{"claims with a cookie token source", []string{"--claims", claims, "--path", "/orders"}, 0, []string{"UNVERIFIED CLAIMS"},
 			[]string{"AUTHZ_TOKEN_SOURCES=cookie:id_token"}},
 		{"a cache-unsafe policy", []string{"--bundle", unsafePolicy, "--sub", "erin", "--path", "/a"}, 0,

@@ -117,12 +117,11 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 		verifier = claimsVerifier{issuers.Unverified(claims)}
+		*token = unverifiedBearer // the claims stand for a token
 	}
 
 	var raw []byte
 	switch {
-	case *eventFile != "" && *token != "":
-		return fail("put the token in the event file, or build the event from flags")
 	case *eventFile == "-":
 		raw, err = io.ReadAll(stdin)
 	case *eventFile != "":
@@ -136,14 +135,11 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 			h.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 		}
-		if *token != "" {
-			h.Set("Authorization", "Bearer "+*token)
-		}
 		raw, err = localgw.Event(localgw.Request{Kind: *kind, Method: *method, Path: *path, Route: *route, Headers: h}, localgw.DefaultAPI)
 	}
-	if err == nil && *claimsFile != "" {
-		// The claims stand for a token: put one where the authorizer looks.
-		raw, err = localgw.WithToken(raw, cfg.TokenSources, unverifiedBearer)
+	if err == nil && *token != "" {
+		// Put the token where the authorizer looks for it (AUTHZ_TOKEN_SOURCES).
+		raw, err = localgw.WithToken(raw, cfg.TokenSources, *token)
 	}
 	if err != nil {
 		return fail("%v", err)

@@ -70,7 +70,6 @@ func TestCheckUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"check", "--no-such-flag"},
 		{"check", "--sub", "a", "--token", "b"},
-		{"check", "--event", "x.json", "--token", "b"},
 		{"check", "--header", "no-colon"},
 		{"check", "--kind", "grpc"},
 		{"check", "/nonexistent/event.json"},
