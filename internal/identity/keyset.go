@@ -282,7 +282,7 @@ func keyFitsAlgorithm(key jose.JSONWebKey, alg string) bool {
 	case *rsa.PublicKey:
 		return strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")
 	case *ecdsa.PublicKey:
-		want := map[string]int{"ES256": 256, "ES384": 384, "ES512": 521}[alg]
+		want := curveBits[alg]
 		return want != 0 && pk.Curve.Params().BitSize == want
 	case ed25519.PublicKey:
 		return alg == "EdDSA"
@@ -294,8 +294,7 @@ func keyFitsAlgorithm(key jose.JSONWebKey, alg string) bool {
 // requires (the hash's size): go-jose accepts any salt length. Other algorithms
 // pass.
 func strictPSS(raw, alg string, key jose.JSONWebKey, sig []byte) bool {
-	hashes := map[string]crypto.Hash{"PS256": crypto.SHA256, "PS384": crypto.SHA384, "PS512": crypto.SHA512}
-	h, ok := hashes[alg]
+	h, ok := pssHashes[alg]
 	if !ok {
 		return true
 	}
@@ -308,10 +307,15 @@ func strictPSS(raw, alg string, key jose.JSONWebKey, sig []byte) bool {
 	return rsa.VerifyPSS(pub, h, digest.Sum(nil), sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
 }
 
+var pssHashes = map[string]crypto.Hash{"PS256": crypto.SHA256, "PS384": crypto.SHA384, "PS512": crypto.SHA512}
+
 // signatureSize is the fixed signature length of an ECDSA or EdDSA algorithm, or 0.
-func signatureSize(alg string) int {
-	return map[string]int{"ES256": 64, "ES384": 96, "ES512": 132, "EdDSA": 64}[alg]
-}
+func signatureSize(alg string) int { return signatureSizes[alg] }
+
+var signatureSizes = map[string]int{"ES256": 64, "ES384": 96, "ES512": 132, "EdDSA": 64}
+
+// curveBits is the curve each ECDSA algorithm signs with.
+var curveBits = map[string]int{"ES256": 256, "ES384": 384, "ES512": 521}
 
 func containsKID(keys []jose.JSONWebKey, kid string) bool {
 	for _, key := range keys {

@@ -34,8 +34,8 @@ type profile struct {
 	// audiences gives what stands for aud; nil reads aud.
 	audiences func(claims map[string]any) ([]string, error)
 	// check refuses, before the signature check, tokens the provider issues
-	// that are not meant for this API. tenant is the one the issuer template
-	// matched, or "".
+	// that are not meant for this API. tenant is the one iss names: the one a
+	// template matched, or the one in a fixed issuer's path, or "".
 	check func(iss *issuer, u *unverified, tenant string) error
 	// finish completes the normalised token.
 	finish func(t *Token, claims map[string]any)

@@ -55,9 +55,6 @@ func init() {
 				return err
 			}
 			tid = strings.ToLower(tid)
-			if tenant == "" {
-				tenant = tenantOf(iss.cfg.Issuer) // a single-tenant issuer names its tenant too
-			}
 			switch {
 			case tenant != "" && tid != tenant:
 				return fail(ReasonTenant, "tid %q is not the tenant of iss (%s)", truncate(tid, 40), tenant)
@@ -76,7 +73,7 @@ func init() {
 	})
 }
 
-// tenantOf returns the tenant id in an issuer URL's path, or "".
+// tenantOf returns the tenant id (a GUID) in an issuer URL's path, or "".
 func tenantOf(issuer string) string {
 	u, err := url.Parse(issuer)
 	if err != nil {

@@ -42,7 +42,7 @@ func init() {
 			return !hasAny(claims, "cid")
 		},
 		check: func(iss *issuer, u *unverified, _ string) error {
-			if isOktaOrgServer(iss.cfg.Issuer) && !iss.profile.idToken(iss, u.claims) {
+			if iss.oktaOrg && !iss.profile.idToken(iss, u.claims) {
 				return errOktaOrgToken
 			}
 			return nil

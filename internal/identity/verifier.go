@@ -91,6 +91,10 @@ type issuer struct {
 	split   map[string]string
 	// prefix and suffix surround {tenantid} in a template issuer.
 	prefix, suffix string
+	// tenant is the tenant id in the path of an issuer that is not a template.
+	tenant string
+	// oktaOrg is true for an Okta org authorization server.
+	oktaOrg bool
 
 	mu           sync.Mutex
 	keys         *keySet
@@ -112,6 +116,7 @@ func New(issuers []IssuerConfig, opts Options) (*Verifier, error) {
 		}
 		p := profiles[cfg.Profile]
 		iss := &issuer{cfg: cfg, profile: p, names: p.claimNames(cfg.Claims), split: p.separators(cfg.Split),
+			tenant: tenantOf(cfg.Issuer), oktaOrg: p.name == "okta" && isOktaOrgServer(cfg.Issuer),
 			verifiers: map[string]*oidc.IDTokenVerifier{}}
 		if prefix, suffix, ok := strings.Cut(cfg.Issuer, tenantPlaceholder); ok {
 			iss.prefix, iss.suffix = prefix, suffix
@@ -206,12 +211,12 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 	return iss.token(u, claimedIss), nil
 }
 
-// lookup finds the issuer of iss: an exact entry, or a template whose tenant is
-// allowed. It also recognises an Okta org server next to a configured Okta
-// custom server, to say why its tokens are refused.
+// lookup finds the issuer of iss and the tenant iss names: an exact entry, or a
+// template whose tenant is allowed. It also recognises an Okta org server next
+// to a configured Okta custom server, to say why its tokens are refused.
 func (v *Verifier) lookup(iss string) (*issuer, string, error) {
 	if e, ok := v.byIssuer[iss]; ok {
-		return e, "", nil
+		return e, e.tenant, nil
 	}
 	for _, e := range v.templates {
 		if !strings.HasPrefix(iss, e.prefix) || !strings.HasSuffix(iss, e.suffix) || len(iss) <= len(e.prefix)+len(e.suffix) {
