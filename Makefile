@@ -1,5 +1,10 @@
 # The two commands a new user needs: `make run` and `make test`.
-# Every tool comes from go.mod (go tool opa, go tool staticcheck): nothing to install.
+# Every tool comes from go.mod (go tool opa, go tool staticcheck, go tool
+# govulncheck) or tools/vulndb/go.mod: nothing to install.
+
+# The patched toolchain: the go command fetches it from the Go module proxy once.
+# A machine starts on its own Go and ignores go.mod's toolchain line unless told.
+export GOTOOLCHAIN ?= go1.27.3
 
 GO      ?= go
 OPA     := $(GO) tool opa
@@ -9,7 +14,7 @@ DIST    := dist
 REGO    := rego bundles/default --ignore examples
 SCHEMA  := bundles/schemas
 
-.PHONY: all build run test go-test policy-test policy-ci lint fmt bench package clean help
+.PHONY: all build run test go-test policy-test policy-ci lint vulncheck vulndb fmt bench package clean help
 
 all: build
 
@@ -21,6 +26,7 @@ help:
 	@echo "make policy-test  opa fmt, opa check --strict --schema, opa test --coverage: default policy and examples"
 	@echo "make policy-ci    the same, as the policy CI workflow runs it"
 	@echo "make lint         gofmt, go vet, staticcheck"
+	@echo "make vulncheck    govulncheck, offline, against the database of tools/vulndb/go.mod"
 	@echo "make bench        the handler benchmark (warm decision latency)"
 
 build:
@@ -33,7 +39,7 @@ build:
 run: build
 	$(BIN)/authz serve --dev-issuer --watch
 
-test: lint policy-test go-test
+test: lint vulncheck policy-test go-test
 
 go-test:
 	$(GO) test -count=1 ./...
@@ -59,6 +65,29 @@ lint:
 	@test -z "$$(gofmt -l cmd internal test rego bundles)" || { echo "gofmt would change:"; gofmt -l cmd internal test rego bundles; exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+# govulncheck, offline. The database is built once per golang.org/x/vulndb
+# version (pinned in tools/vulndb/go.mod) from the module's OSV entries, into
+# VULNDB, outside the repository. Before it is trusted, it must know that
+# go1.26.8's standard library is vulnerable: an empty or broken database would
+# otherwise pass every check. Any vulnerability reachable from our code fails.
+VULNDB_VERSION = $(shell cd tools/vulndb && $(GO) list -m -f '{{.Version}}' golang.org/x/vulndb)
+VULNDB ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/authz-vulndb/$(VULNDB_VERSION)
+
+vulndb:
+	@test -n "$(VULNDB_VERSION)" || { echo "tools/vulndb/go.mod names no golang.org/x/vulndb version"; exit 1; }
+	@if [ ! -f "$(VULNDB)/index/db.json" ]; then \
+		echo "building the vulnerability database $(VULNDB)"; \
+		rm -rf "$(VULNDB).tmp" && mkdir -p "$(dir $(VULNDB))" && \
+		osv="$$(cd tools/vulndb && $(GO) mod download -json golang.org/x/vulndb | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')/data/osv" && \
+		(cd tools/vulndb && $(GO) tool indexdb -vulns "$$osv" -out "$(VULNDB).tmp") && \
+		mv "$(VULNDB).tmp" "$(VULNDB)"; \
+	fi
+	@known=$$($(GO) tool govulncheck -db file://$(VULNDB) -mode query -format json stdlib@go1.26.8 | grep -c '"osv"'); \
+		test "$$known" -gt 0 || { echo "the database at $(VULNDB) knows no vulnerability of go1.26.8: it is broken"; exit 1; }
+
+vulncheck: vulndb
+	$(GO) tool govulncheck -db file://$(VULNDB) ./...
 
 fmt:
 	gofmt -w cmd internal test rego bundles
