@@ -71,7 +71,8 @@ func TestOutcomeTable(t *testing.T) {
 	foreign := mint(t, other, "eve", groups("admins"))
 	parts := strings.Split(admin, ".")
 	tampered := parts[0] + "." + strings.Split(mint(t, iss, "mallory", groups("admins")), ".")[1] + "." + parts[2]
-	tokens := []string{admin, intern, expired, wrongAud, foreign, tampered}
+	reader := mint(t, iss, "bob", groups("orders-readers"))
+	tokens := []string{admin, intern, expired, wrongAud, foreign, tampered, reader}
 
 	rows := []struct {
 		name         string
@@ -90,6 +91,9 @@ func TestOutcomeTable(t *testing.T) {
 		{"another scheme", "GET", "/orders", "Basic dXNlcjpwYXNz", want{"unauthorized", "token_scheme", ""}, false},
 		{"verified, allowed", "DELETE", "/orders/1", "Bearer " + admin, want{"allow", "policy_allowed", "alice"}, false},
 		{"verified, denied", "DELETE", "/orders/1", "Bearer " + intern, want{"deny", "policy_denied", "ivan"}, false},
+		{"a blank Authorization is no anonymous request", "GET", "/health", " \t ", want{"unauthorized", "token_malformed", ""}, false},
+		// Readers may GET /orders/*; a normalising proxy would make this /admin/users.
+		{"ambiguous path", "GET", "/orders/%2e%2e/admin/users", "Bearer " + reader, want{"deny", "path_ambiguous", "bob"}, true},
 	}
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
@@ -111,7 +115,6 @@ func TestOutcomeTable(t *testing.T) {
 				if k.simple || k.isWebSocket() {
 					t.Skip("simple responses and $connect carry no grants to check")
 				}
-				reader := mint(t, iss, "bob", groups("orders-readers"))
 				r := parseResponse(t, fn.invoke(t, k.event("DELETE", "/orders/1", "Bearer "+reader)).Response)
 				if apiGatewayAllows(t, r, k.arn("DELETE", "/orders/1")) || !apiGatewayAllows(t, r, k.arn("GET", "/orders/2")) ||
 					!apiGatewayAllows(t, r, k.arn("GET", "/health")) || apiGatewayAllows(t, r, k.arn("POST", "/orders")) {

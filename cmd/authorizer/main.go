@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/apigw-authz/authz/internal/authorizer"
 	"github.com/apigw-authz/authz/internal/config"
 	"github.com/apigw-authz/authz/internal/gateway"
+	"github.com/apigw-authz/authz/internal/logging"
 )
 
 // warmTimeout bounds how long start-up waits for the identity providers.
@@ -32,7 +32,7 @@ func main() {
 // API Gateway answer 500 instead.
 func setup(ctx context.Context) *authorizer.Authorizer {
 	cfg, err := config.FromEnv(os.Getenv, false)
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := logging.JSON(os.Stdout, cfg.LogLevel)
 	if err != nil {
 		log.Error("configuration error: every request will be denied", "error", err.Error())
 		return authorizer.Broken(err, gateway.Responder{SimpleResponses: cfg.SimpleResponses}, log)

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/apigw-authz/authz/internal/gateway"
 	"github.com/apigw-authz/authz/internal/identity"
 	"github.com/apigw-authz/authz/internal/localgw"
+	"github.com/apigw-authz/authz/internal/logging"
 )
 
 // listFlag collects a repeatable flag.
@@ -149,7 +149,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *logs {
 		logOut = stderr
 	}
-	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := logging.JSON(logOut, cfg.LogLevel)
 	ctx := context.Background()
 	a, err := authorizer.BuildWithVerifier(ctx, cfg, log, verifier)
 	if err != nil {

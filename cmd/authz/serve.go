@@ -22,6 +22,7 @@ import (
 	"github.com/apigw-authz/authz/internal/devissuer"
 	"github.com/apigw-authz/authz/internal/identity"
 	"github.com/apigw-authz/authz/internal/localgw"
+	"github.com/apigw-authz/authz/internal/logging"
 	"github.com/apigw-authz/authz/internal/loopback"
 )
 
@@ -93,10 +94,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := logging.Text(stdout, cfg.LogLevel)
 	decisions := slog.New(slog.DiscardHandler)
 	if *decisionLog {
-		decisions = slog.New(slog.NewJSONHandler(stderr, nil))
+		decisions = logging.JSON(stderr, slog.LevelInfo)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -42,9 +42,15 @@ type Options struct {
 	Decider   Decider
 	Sources   identity.Sources
 	Responder gateway.Responder
+	// AllowAmbiguousPaths lets paths with dot segments, encoded separators,
+	// backslashes or control characters reach the policy
+	// (AUTHZ_ALLOW_AMBIGUOUS_PATHS). By default they are denied: see
+	// gateway.Request.AmbiguousPath.
+	AllowAmbiguousPaths bool
 	// Revision names the policy in the decision log.
 	Revision string
 	// Log receives the decision log; DecisionLog false keeps only error outcomes.
+	// Make it with internal/logging, whose handlers clip and redact each value.
 	Log         *slog.Logger
 	DecisionLog bool
 	// Margin is kept free before the invocation's deadline to answer Deny in
@@ -135,6 +141,7 @@ func (a *Authorizer) decide(ctx context.Context, event []byte, res *Result) {
 		res.unauthorized(identity.ReasonOf(err), err)
 		return
 	}
+	res.secret = raw
 	if raw != "" {
 		tok, err := a.opts.Verifier.Verify(ctx, raw)
 		switch {
@@ -146,6 +153,19 @@ func (a *Authorizer) decide(ctx context.Context, event []byte, res *Result) {
 			return
 		default:
 			res.unauthorized(identity.ReasonOf(err), err)
+			return
+		}
+		// Only a verified token is looked for elsewhere: it is long and random,
+		// so a copy of it is a copy, not a coincidence.
+		if !ev.Request.Redact(raw) {
+			a.refuse(res, ReasonTokenInPath, errors.New("the token is also in the path, where it cannot be removed before the policy sees it"))
+			return
+		}
+	}
+
+	if !a.opts.AllowAmbiguousPaths {
+		if why := ev.Request.AmbiguousPath(); why != "" {
+			a.refuse(res, ReasonAmbiguousPath, errors.New(why))
 			return
 		}
 	}
@@ -178,7 +198,7 @@ func (a *Authorizer) decide(ctx context.Context, event []byte, res *Result) {
 	res.Outcome, res.Reason, res.Response = outcome, reason, resp
 }
 
-// takeToken finds the token of the event and removes every copy of it from the
+// takeToken finds the token of the event and removes its source from the
 // request the policy will see.
 func (a *Authorizer) takeToken(ev *gateway.Event) (string, error) {
 	if ev.Kind == gateway.KindToken {
@@ -189,6 +209,14 @@ func (a *Authorizer) takeToken(ev *gateway.Event) (string, error) {
 	}
 	r := &ev.Request
 	return a.opts.Sources.Take(r.Headers, r.Cookies, r.Query)
+}
+
+// refuse makes res a Deny for this request only, by a rule of the authorizer
+// rather than of the policy, which is not asked.
+func (a *Authorizer) refuse(res *Result, reason string, err error) {
+	res.PrincipalID = principalID(nil, res.Token)
+	res.Outcome, res.Reason, res.Err = OutcomeDeny, reason, err
+	res.Response = a.opts.Responder.Fail(res.Event, res.PrincipalID)
 }
 
 // fail makes res a Deny for this request only, whatever happened before.

@@ -33,13 +33,14 @@ func BuildWithVerifier(ctx context.Context, cfg config.Config, log *slog.Logger,
 		return nil, err
 	}
 	return New(Options{
-		Verifier:    v,
-		Decider:     engine,
-		Sources:     cfg.TokenSources,
-		Responder:   gateway.Responder{SimpleResponses: cfg.SimpleResponses},
-		Revision:    engine.Revision(),
-		Log:         log,
-		DecisionLog: cfg.DecisionLog,
+		Verifier:            v,
+		Decider:             engine,
+		Sources:             cfg.TokenSources,
+		Responder:           gateway.Responder{SimpleResponses: cfg.SimpleResponses},
+		AllowAmbiguousPaths: cfg.AllowAmbiguousPaths,
+		Revision:            engine.Revision(),
+		Log:                 log,
+		DecisionLog:         cfg.DecisionLog,
 	}), nil
 }
 

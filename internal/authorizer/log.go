@@ -3,16 +3,16 @@ package authorizer
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
-// maxLogged caps attacker-influenced text in a log line.
-const maxLogged = 1024
-
 // log writes the decision-log line of res: one JSON object with the decision id,
 // outcome, reason, principal, issuer, request, policy revision and latency. It
 // never holds the token. Error outcomes are logged even with the decision log off.
+// Values a caller chooses (the path, the reasons, error texts) are written as
+// they are: the logger's handler (internal/logging) clips them and redacts URLs.
 func (a *Authorizer) log(ctx context.Context, res *Result) {
 	level := slog.LevelInfo
 	if res.Outcome == OutcomeError {
@@ -30,10 +30,10 @@ func (a *Authorizer) log(ctx context.Context, res *Result) {
 		slog.Float64("latency_ms", float64(res.Latency.Microseconds())/1000),
 	)
 	if res.Err != nil {
-		attrs = append(attrs, slog.String("error", clip(res.Err.Error())))
+		attrs = append(attrs, slog.String("error", res.Err.Error()))
 	}
 	if res.Stack != "" {
-		attrs = append(attrs, slog.String("stack", clip(res.Stack)))
+		attrs = append(attrs, slog.String("stack", res.Stack))
 	}
 	if t := res.Token; t != nil {
 		attrs = append(attrs, slog.String("issuer", t.Issuer), slog.String("subject", t.Subject))
@@ -46,8 +46,8 @@ func (a *Authorizer) log(ctx context.Context, res *Result) {
 		attrs = append(attrs,
 			slog.String("kind", string(ev.Kind)),
 			slog.String("method", r.Method),
-			slog.String("path", clip(r.Path)),
-			slog.String("method_arn", clip(ev.ARN.String())),
+			slog.String("path", res.withoutSecret(r.Path)),
+			slog.String("method_arn", res.withoutSecret(ev.ARN.String())),
 		)
 		if r.RequestID != "" {
 			attrs = append(attrs, slog.String("request_id", r.RequestID))
@@ -66,9 +66,12 @@ func (a *Authorizer) log(ctx context.Context, res *Result) {
 	a.opts.Log.LogAttrs(context.WithoutCancel(ctx), level, "decision", attrs...)
 }
 
-func clip(s string) string {
-	if len(s) <= maxLogged {
+// withoutSecret cuts the token out of s. A value of fewer than 8 bytes is no
+// credential worth cutting out: replacing it would mangle the line, as a
+// garbage token such as "x" is in most paths.
+func (r *Result) withoutSecret(s string) string {
+	if len(r.secret) < 8 {
 		return s
 	}
-	return s[:maxLogged] + "…"
+	return strings.ReplaceAll(s, r.secret, "[token]")
 }

@@ -30,6 +30,13 @@ const (
 	ReasonResponse = "response_unrepresentable" // the decision cannot be said as an IAM policy
 	ReasonPanic    = "panic"                    // a bug; recovered
 	ReasonTimeout  = "timeout"                  // the deadline passed
+	// ReasonAmbiguousPath: the path may mean another path to a CDN, proxy or
+	// backend (dot segments, encoded separators, backslashes, control
+	// characters); denied before the policy is asked.
+	ReasonAmbiguousPath = "path_ambiguous"
+	// ReasonTokenInPath: the verified token is also in the path, which cannot
+	// be removed from what the policy sees; denied before the policy is asked.
+	ReasonTokenInPath = "token_in_path"
 )
 
 // Result is everything about one decision: what the Lambda answers and what the
@@ -53,6 +60,9 @@ type Result struct {
 	// Response is what the Lambda returns; nil for Unauthorized, which is an error.
 	Response any
 	Latency  time.Duration
+	// secret is the raw token, verified or not, so that the decision log can
+	// cut it out of the path and ARN if the client put it there too.
+	secret string
 }
 
 func (r *Result) unauthorized(reason string, err error) {

@@ -24,7 +24,10 @@ type Config struct {
 	Query           string
 	SimpleResponses bool
 	DecisionLog     bool
-	LogLevel        slog.Level
+	// AllowAmbiguousPaths is AUTHZ_ALLOW_AMBIGUOUS_PATHS: let paths with dot
+	// segments or encoded separators reach the policy instead of denying them.
+	AllowAmbiguousPaths bool
+	LogLevel            slog.Level
 	// JWKSCooldown is the least time between two fetches of a key set.
 	JWKSCooldown time.Duration
 	// IdPTimeout bounds each fetch of a discovery document or key set.
@@ -87,6 +90,9 @@ func FromEnv(getenv func(string) string, issuersOptional bool) (Config, error) {
 	}
 	if c.DecisionLog, err = boolean(getenv("AUTHZ_DECISION_LOG"), true); err != nil {
 		bad("AUTHZ_DECISION_LOG", err)
+	}
+	if c.AllowAmbiguousPaths, err = boolean(getenv("AUTHZ_ALLOW_AMBIGUOUS_PATHS"), false); err != nil {
+		bad("AUTHZ_ALLOW_AMBIGUOUS_PATHS", err)
 	}
 	if v := strings.TrimSpace(getenv("AUTHZ_LOG_LEVEL")); v != "" {
 		switch strings.ToLower(v) {

@@ -20,7 +20,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(c.TokenSources, identity.DefaultSources) || c.Query != "data.authz.decision" ||
-		!c.SimpleResponses || !c.DecisionLog || c.LogLevel != slog.LevelInfo || c.Bundle != "" || len(c.Issuers) != 1 ||
+		!c.SimpleResponses || !c.DecisionLog || c.AllowAmbiguousPaths || c.LogLevel != slog.LevelInfo || c.Bundle != "" || len(c.Issuers) != 1 ||
 		c.JWKSCooldown != 15*time.Second || c.IdPTimeout != 3*time.Second {
 		t.Fatalf("defaults: %+v", c)
 	}
@@ -38,6 +38,7 @@ func TestEverySetting(t *testing.T) {
 		"AUTHZ_LOG_LEVEL":             "DEBUG",
 		"AUTHZ_JWKS_COOLDOWN":         "30s",
 		"AUTHZ_IDP_TIMEOUT":           "1500ms",
+		"AUTHZ_ALLOW_AMBIGUOUS_PATHS": "true",
 	}), false)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +47,7 @@ func TestEverySetting(t *testing.T) {
 		Issuers:      c.Issuers,
 		TokenSources: identity.Sources{{Kind: "cookie", Name: "id"}, {Kind: "header", Name: "x-token"}},
 		Bundle:       "/opt/bundle.tar.gz", BundlePublicKey: "/opt/key.pem", Query: "data.gw.decision",
-		SimpleResponses: false, DecisionLog: false, LogLevel: slog.LevelDebug,
+		SimpleResponses: false, DecisionLog: false, AllowAmbiguousPaths: true, LogLevel: slog.LevelDebug,
 		JWKSCooldown: 30 * time.Second, IdPTimeout: 1500 * time.Millisecond,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -66,6 +67,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_HTTP_SIMPLE_RESPONSES": "yes please"}, []string{"AUTHZ_HTTP_SIMPLE_RESPONSES:"}},
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_DECISION_LOG": "maybe"}, []string{"AUTHZ_DECISION_LOG:"}},
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_LOG_LEVEL": "verbose"}, []string{"AUTHZ_LOG_LEVEL:"}},
+		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_ALLOW_AMBIGUOUS_PATHS": "sometimes"}, []string{"AUTHZ_ALLOW_AMBIGUOUS_PATHS:"}},
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_JWKS_COOLDOWN": "15"}, []string{"AUTHZ_JWKS_COOLDOWN:"}},
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_JWKS_COOLDOWN": "1h"}, []string{"AUTHZ_JWKS_COOLDOWN:"}},
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_IDP_TIMEOUT": "1ms"}, []string{"AUTHZ_IDP_TIMEOUT:"}},

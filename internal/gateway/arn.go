@@ -26,7 +26,8 @@ type ARN struct {
 	Stage     string
 	// Method is the HTTP verb, or "" when the ARN names a route key.
 	Method string
-	// Path is the resource path with its leading "/", or the route key (such as
+	// Path is what follows the verb: the resource path with its leading "/"
+	// (empty for an ARN that ends at the verb), or the route key (such as
 	// "$connect") when Method is "".
 	Path string
 
@@ -63,7 +64,11 @@ func ParseARN(s string) (ARN, error) {
 	case strings.HasPrefix(segments[2], "$"):
 		a.Path = segments[2] // a route key: $connect, $default
 	default:
-		a.Method, a.Path = segments[2], "/"
+		// An ARN that ends at the verb. IAM compares the ARN as sent, so its
+		// path is the empty text after the verb, not "/": a grant of "/" is
+		// ".../GET/", which does not cover ".../GET", and the policy must
+		// agree with that.
+		a.Method, a.Path = segments[2], ""
 	}
 	return a, nil
 }

@@ -103,6 +103,34 @@ func (r *Request) Document() map[string]any {
 	}
 }
 
+// Redact removes every copy of secret (the bearer token) from what the policy
+// will see, wherever the client put it: header, query, cookie, path-parameter
+// and stage-variable entries whose name or value holds it are deleted, and a
+// user agent holding it is blanked. It reports false when the secret is also in
+// the path, the route or the ARN, which cannot be removed without changing what
+// is authorized: such a request must not reach the policy at all.
+func (r *Request) Redact(secret string) bool {
+	if secret == "" {
+		return true
+	}
+	for _, m := range []map[string]string{r.Headers, r.Query, r.Cookies, r.PathParams, r.StageVariables} {
+		for k, v := range m {
+			if strings.Contains(v, secret) || strings.Contains(k, secret) {
+				delete(m, k)
+			}
+		}
+	}
+	if strings.Contains(r.UserAgent, secret) {
+		r.UserAgent = ""
+	}
+	for _, s := range []string{r.Path, r.RawPath, r.Route, r.RouteKey, r.MethodARN, r.DomainName} {
+		if strings.Contains(s, secret) {
+			return false
+		}
+	}
+	return true
+}
+
 // ErrEvent marks an event the adapter cannot read.
 var ErrEvent = errors.New("gateway: unreadable event")
 
@@ -204,7 +232,7 @@ func decodeRequest(raw []byte, kind Kind) (*Event, error) {
 		domainName: rc.DomainName, requestID: rc.RequestID, timeMS: rc.RequestTimeEpoch,
 	})
 	r := &ev.Request
-	r.Method = first(e.HTTPMethod, rc.HTTPMethod, arn.Method)
+	r.Method = methodOf(arn, e.HTTPMethod, rc.HTTPMethod)
 	r.RawPath = e.Path
 	r.Route = first(e.Resource, rc.ResourcePath)
 	if r.Route != "" {
@@ -290,7 +318,7 @@ func decodeHTTPv2(raw []byte) (*Event, error) {
 	}
 	ev.Request = Request{
 		Kind:           KindHTTP,
-		Method:         first(rc.HTTP.Method, arn.Method),
+		Method:         methodOf(arn, rc.HTTP.Method),
 		RawPath:        first(rc.HTTP.Path, e.RawPath),
 		Route:          route,
 		RouteKey:       e.RouteKey,
@@ -310,6 +338,18 @@ func decodeHTTPv2(raw []byte) (*Event, error) {
 	}
 	ev.Request.fillFromARN(arn)
 	return ev, nil
+}
+
+// methodOf is the request's method: the method ARN's verb, as the path is the
+// ARN's path. API Gateway enforces the returned IAM policy on the ARN, so the
+// policy must judge the same verb: an event whose httpMethod says GET while its
+// ARN says DELETE is decided as DELETE. Only an ARN without a verb (a route key)
+// leaves the method to the event.
+func methodOf(arn ARN, fromEvent ...string) string {
+	if arn.Method != "" {
+		return arn.Method
+	}
+	return first(fromEvent...)
 }
 
 func isRouteKeyARN(s string) bool {

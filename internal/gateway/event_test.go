@@ -78,7 +78,9 @@ func TestDecode(t *testing.T) {
 			raw:  func(t *testing.T) []byte { return awsgolden.Read(t, "apigw-v2-custom-authorizer-v2-request.json") },
 			kind: KindHTTP, version: "2.0",
 			check: func(t *testing.T, r Request) {
-				sameScalars(t, r, Request{Kind: KindHTTP, Method: "POST", Path: "/request", RawPath: "/my/path", Route: "$default", RouteKey: "$default",
+				// AWS's sample says POST in requestContext.http and GET in the
+				// routeArn: the ARN's verb is the one API Gateway enforces.
+				sameScalars(t, r, Request{Kind: KindHTTP, Method: "GET", Path: "/request", RawPath: "/my/path", Route: "$default", RouteKey: "$default",
 					SourceIP: "IP", UserAgent: "agent", APIID: "api-id", Stage: "$default", AccountID: "123456789012", Region: "us-east-1",
 					DomainName: "id.execute-api.us-east-1.amazonaws.com", RequestID: "id", TimeMS: 1583348638390,
 					MethodARN: "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/GET/request"})
@@ -218,6 +220,34 @@ func TestDecodeKindCannotBeForgedByThePath(t *testing.T) {
 	}
 	if ev.Kind != KindREST || ev.Request.Method != "POST" || ev.Request.Path != "/orders/42/$connect" {
 		t.Fatalf("decoded as %s %q %q", ev.Kind, ev.Request.Method, ev.Request.Path)
+	}
+}
+
+// TestMethodComesFromTheARN: the policy must judge the verb the IAM policy is
+// enforced on. An event whose own method disagrees with its ARN is decided by
+// the ARN; only a route-key ARN leaves the method to the event.
+func TestMethodComesFromTheARN(t *testing.T) {
+	const arn = "arn:aws:execute-api:r:1:api/prod/"
+	tests := []struct{ name, event, want string }{
+		{"REST", `{"type":"REQUEST","methodArn":"` + arn + `DELETE/orders/1","path":"/orders/1","httpMethod":"GET","requestContext":{"httpMethod":"GET"}}`, "DELETE"},
+		{"REST, context only", `{"type":"REQUEST","methodArn":"` + arn + `DELETE/orders/1","requestContext":{"httpMethod":"GET"}}`, "DELETE"},
+		{"HTTP 1.0", `{"type":"REQUEST","version":"1.0","methodArn":"` + arn + `PUT/orders/1","httpMethod":"GET"}`, "PUT"},
+		{"HTTP 2.0", `{"type":"REQUEST","version":"2.0","routeArn":"` + arn + `DELETE/orders/1","requestContext":{"http":{"method":"GET"}}}`, "DELETE"},
+		{"HTTP 2.0, route-key ARN", `{"type":"REQUEST","version":"2.0","routeArn":"` + arn + `$default","requestContext":{"http":{"method":"PATCH"}}}`, "PATCH"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := Decode([]byte(tt.event))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Request.Method != tt.want || ev.ARN.Method != "" && ev.Request.Method != ev.ARN.Method {
+				t.Fatalf("method %q, ARN %q; want %q", ev.Request.Method, ev.ARN.Method, tt.want)
+			}
+			if ev.Request.Route != "" && !strings.HasPrefix(ev.Request.RouteKey, tt.want+" ") && ev.Request.RouteKey != "$default" {
+				t.Fatalf("route key %q does not start with %s", ev.Request.RouteKey, tt.want)
+			}
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -56,26 +57,41 @@ func statementMatches(st events.IAMPolicyStatement, arn string) bool {
 }
 
 // wildcardMatch matches s against an IAM pattern: '*' matches any run of
-// characters ('/' and ':' included) and '?' exactly one. It runs in O(len·len) at
-// worst and without recursion, so a hostile ARN cannot make it slow.
+// characters ('/' and ':' included) and '?' exactly one character, not one byte,
+// as the Rego lib's glob.match does. In s, '*' and '?' are ordinary characters:
+// API Gateway puts them in an ARN when the request path has them.
+//
+// It is the classic greedy matcher: on a mismatch, the last '*' takes one more
+// character and matching resumes after it. Only the last '*' needs remembering,
+// because whatever an earlier one could take, the later one can take too. That
+// keeps it O(len·len) at worst and without recursion, so a hostile ARN cannot
+// make it slow.
 func wildcardMatch(pattern, s string) bool {
-	p, i := 0, 0
-	star, mark := -1, 0
+	p, i := 0, 0        // byte offsets of the next pattern and input characters
+	star, mark := -1, 0 // the last '*' seen, and where in s its match ends now
 	for i < len(s) {
-		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
-			p++
-			i++
-		case p < len(pattern) && pattern[p] == '*':
+		// The '*' case comes first: a pattern '*' facing an input '*' must be a
+		// wildcard, or the backtrack point is lost and longer matches are missed.
+		if p < len(pattern) && pattern[p] == '*' {
 			star, mark = p, i
 			p++
-		case star >= 0:
-			p = star + 1
-			mark++
-			i = mark
-		default:
+			continue
+		}
+		_, n := utf8.DecodeRuneInString(s[i:])
+		if p < len(pattern) {
+			_, pn := utf8.DecodeRuneInString(pattern[p:])
+			if pattern[p] == '?' || pattern[p:p+pn] == s[i:i+n] {
+				p += pn
+				i += n
+				continue
+			}
+		}
+		if star < 0 {
 			return false
 		}
+		_, n = utf8.DecodeRuneInString(s[mark:])
+		mark += n
+		p, i = star+1, mark
 	}
 	for p < len(pattern) && pattern[p] == '*' {
 		p++

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -226,6 +227,43 @@ func TestAllowRefusesWhatIAMCannotSay(t *testing.T) {
 	doc := resp.(events.APIGatewayCustomAuthorizerResponse).PolicyDocument
 	if res := doc.Statement[0].Resource[0]; len(res) > MaxResourceLength || !strings.HasSuffix(res, "*") {
 		t.Errorf("deny resource %q does not fit", res)
+	}
+}
+
+// TestAllowOfAnARNWithALiteralWildcard checks a request whose path holds a '*'
+// or '?' that a grant covers: the grants alone allow it, so the Allow needs no
+// Resource naming the ARN, and refusing it (ErrNotRepresentable) would deny a
+// request the policy allows and log an error any caller can provoke.
+func TestAllowOfAnARNWithALiteralWildcard(t *testing.T) {
+	const base = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/"
+	tests := []struct {
+		name, arn, decision string
+	}{
+		{"a * in the path, a grant ending in *", base + "GET/orders/*/items", `{"allow":true,"grants":[{"method":"GET","path":"/orders/*"}]}`},
+		{"a * at the end of the path", base + "GET/orders/*", `{"allow":true,"grants":[{"method":"GET","path":"/orders/*"}]}`},
+		{"a ? in the path", base + "GET/orders/?/items", `{"allow":true,"grants":[{"method":"*","path":"/orders/*/items"}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := mustEvent(t, tt.arn)
+			d := decisionOf(t, tt.decision)
+			resp, err := Responder{}.Allow(ev, d, "u")
+			if err != nil {
+				t.Fatalf("Allow: %v", err)
+			}
+			doc := resp.(events.APIGatewayCustomAuthorizerResponse).PolicyDocument
+			if Evaluate(doc, tt.arn) != "Allow" {
+				t.Fatalf("the Allow does not allow its own ARN: %+v", doc)
+			}
+			// Only the grants: the ARN itself, wildcards and all, would allow more.
+			var want []string
+			for _, g := range d.Grants {
+				want = append(want, ev.ARN.Resources(g.Method, g.Path)...)
+			}
+			if len(doc.Statement) != 1 || !slices.Equal(doc.Statement[0].Resource, want) {
+				t.Errorf("policy %+v, want one Allow of the grants %q", doc, want)
+			}
+		})
 	}
 }
 

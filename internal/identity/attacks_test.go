@@ -36,6 +36,7 @@ func TestAttackTokens(t *testing.T) {
 	}
 	t.Cleanup(func() { okta.Close() })
 	clients := startIssuer(t, "RS256")
+	raw := startRawIssuer(t)
 	entraTemplate := strings.Replace(entra.URL, tenant, "{tenantid}", 1)
 
 	v := newVerifier(t, Options{},
@@ -44,6 +45,7 @@ func TestAttackTokens(t *testing.T) {
 		IssuerConfig{Issuer: entraTemplate, Profile: "entra", Audiences: []string{"api://orders"}, Tenants: []string{tenant}, JWKSURI: entra.JWKSURL()},
 		IssuerConfig{Issuer: okta.URL, Profile: "okta", Audiences: []string{okta.Audience()}},
 		IssuerConfig{Issuer: clients.URL, Audiences: []string{clients.Audience()}, Clients: []string{"good-client"}},
+		raw.config(),
 	)
 	ctx := context.Background()
 	now := time.Now()
@@ -91,6 +93,18 @@ func TestAttackTokens(t *testing.T) {
 		m := hmac.New(sha256.New, pubDER)
 		m.Write(in)
 		return m.Sum(nil)
+	}
+	// repeated signs a token whose header or payload repeats a member name, the
+	// span in «…», after checking that the token verifies without that span:
+	// only the refusal of repeated names stands between it and any parser that
+	// keeps the first value where encoding/json keeps the last.
+	repeated := func(header, payload string) string {
+		hWith, hWithout := withAndWithout(header)
+		pWith, pWithout := withAndWithout(payload)
+		if _, err := v.Verify(ctx, raw.sign(t, hWithout, pWithout)); err != nil {
+			t.Fatalf("without the repeated name (%s %s): %v", hWithout, pWithout, err)
+		}
+		return raw.sign(t, hWith, pWith)
 	}
 	esKid := func() string {
 		tok := mint(t, es, es.Claims("x"))
@@ -167,6 +181,20 @@ func TestAttackTokens(t *testing.T) {
 		{"payload not an object", parts[0] + "." + b64([]byte(`[1]`)) + "." + parts[2], ReasonMalformed, "not a JSON object", ""},
 		{"payload with trailing data", parts[0] + "." + b64([]byte(`{"iss":"x"} {"iss":"y"}`)) + "." + parts[2], ReasonMalformed, "after its JSON object", ""},
 		{"not a token at all", "hello", ReasonMalformed, "1 parts", ""},
+		// Repeated member names: encoding/json keeps the last value, other
+		// parsers the first or neither.
+		{"alg twice", repeated(`{«"alg":"none",»"alg":"RS256","kid":"{kid}"}`, rawClaims), ReasonMalformed, "the header repeats a member name", ""},
+		{"kid twice", repeated(`{"alg":"RS256",«"kid":"no-such-key",»"kid":"{kid}"}`, rawClaims), ReasonMalformed, "the header repeats a member name", ""},
+		{"iss twice", repeated(rawHeader, `{«"iss":"https://evil.example",»"iss":"{iss}","sub":"alice","aud":"{aud}","iat":{now},"exp":{exp}}`), ReasonMalformed, "the payload repeats a member name", ""},
+		{"aud twice", repeated(rawHeader, `{"iss":"{iss}",«"aud":"api://other",»"aud":"{aud}","sub":"alice","iat":{now},"exp":{exp}}`), ReasonMalformed, "the payload repeats a member name", ""},
+		{"exp twice", repeated(rawHeader, `{"iss":"{iss}","aud":"{aud}","sub":"alice","iat":{now},«"exp":{past},»"exp":{exp}}`), ReasonMalformed, "the payload repeats a member name", ""},
+		{"sub twice", repeated(rawHeader, `{"iss":"{iss}","aud":"{aud}",«"sub":"admin",»"sub":"alice","iat":{now},"exp":{exp}}`), ReasonMalformed, "the payload repeats a member name", ""},
+		{"sub twice, once escaped", repeated(rawHeader, `{"iss":"{iss}","aud":"{aud}","exp":{exp},«"\u0073ub":"admin",»"sub":"alice"}`), ReasonMalformed, "the payload repeats a member name", ""},
+		{"roles twice in a nested object", repeated(rawHeader, `{"iss":"{iss}","aud":"{aud}","sub":"alice","exp":{exp},"realm_access":{«"roles":["admin"],»"roles":["reader"]}}`), ReasonMalformed, "the payload repeats a member name", ""},
+		{"id twice in an object in an array", repeated(rawHeader, `{"iss":"{iss}","aud":"{aud}","sub":"alice","exp":{exp},"entitlements":[{"id":"a"},{«"id":"admin",»"id":"b"}]}`), ReasonMalformed, "the payload repeats a member name", ""},
+		{"ISS beside iss", repeated(rawHeader, `{«"ISS":"https://evil.example",»"iss":"{iss}","sub":"alice","aud":"{aud}","exp":{exp}}`), ReasonMalformed, "the payload has two member names that differ only in case", ""},
+		{"KID beside kid", repeated(`{"alg":"RS256",«"KID":"no-such-key",»"kid":"{kid}"}`, rawClaims), ReasonMalformed, "the header has two member names that differ only in case", ""},
+		{"claims nested 65 deep", raw.sign(t, rawHeader, `{"iss":"{iss}","aud":"{aud}","exp":{exp},"x":`+strings.Repeat("[", 64)+strings.Repeat("]", 64)+`}`), ReasonMalformed, "nests deeper than 64 levels", ""},
 	}
 	seen := map[string]string{} // message → case
 	for _, tt := range tests {

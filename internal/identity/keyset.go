@@ -65,7 +65,7 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 func (k *keySet) verify(ctx context.Context, raw string) ([]byte, error) {
 	jws, err := jose.ParseSignedCompact(raw, asymmetricAlgorithms)
 	if err != nil {
-		return nil, fail(ReasonMalformed, "%v", err)
+		return nil, joseError(err)
 	}
 	if len(jws.Signatures) != 1 {
 		return nil, fail(ReasonMalformed, "expected one signature, got %d", len(jws.Signatures))

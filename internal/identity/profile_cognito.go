@@ -34,8 +34,14 @@ func init() {
 			return audienceClaim(claims)
 		},
 		check: func(_ *issuer, u *unverified, _ string) error {
-			if use := u.claims["token_use"]; use != "access" && use != "id" {
-				return fail(ReasonType, "token_use is %v, not access or id", use)
+			switch use := u.claims["token_use"].(type) {
+			case string:
+				if use != "access" && use != "id" {
+					return fail(ReasonType, "token_use is %q, not access or id", truncate(use, 20))
+				}
+			default:
+				// A claim of another type is the token author's JSON: not repeated.
+				return fail(ReasonType, "token_use is missing or not a string")
 			}
 			return nil
 		},

@@ -1,6 +1,10 @@
 package identity
 
-import "testing"
+import (
+	"context"
+	"strings"
+	"testing"
+)
 
 func TestCognitoProfile(t *testing.T) {
 	pool := startAt(t, "/us-east-1_AbCdEf123", nil)
@@ -34,4 +38,25 @@ func TestCognitoProfile(t *testing.T) {
 				Email: "dave@example.com", Name: "dave", Scopes: []string{}, Groups: []string{"admins"}, Roles: []string{}}},
 		{name: "ID token for another app client", claims: with(pool, map[string]any{"aud": "app-client-2", "sub": "u-1", "token_use": "id"}), reason: ReasonAudience},
 	})
+}
+
+// TestCognitoTokenUseIsNotEchoed: the token_use check quoted whatever JSON the
+// token carried there, unclipped, into the error and so into the log.
+func TestCognitoTokenUseIsNotEchoed(t *testing.T) {
+	pool := startAt(t, "/us-east-1_AbCdEf123", nil)
+	v := newVerifier(t, Options{}, IssuerConfig{Issuer: pool.URL, Profile: "cognito", Audiences: []string{"app-client-1"}})
+	for _, use := range []any{map[string]any{"ZZMARKERZZ": strings.Repeat("x", 5000)}, "ZZMARKERZZ" + strings.Repeat("x", 5000)} {
+		raw, err := pool.Mint(with(pool, map[string]any{"aud": nil, "sub": "u-1", "client_id": "app-client-1", "token_use": use}), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(context.Background(), raw)
+		if ReasonOf(err) != ReasonType || strings.Contains(err.Error(), "xxxxxxxxxxxxxxxxxxxxxxxxx") ||
+			strings.Contains(err.Error(), "ZZMARKERZZ") && len(err.Error()) > 200 {
+			t.Fatalf("error %.300q", err)
+		}
+		if _, isMap := use.(map[string]any); isMap && strings.Contains(err.Error(), "ZZMARKERZZ") {
+			t.Fatalf("error repeats the claim's JSON: %.300q", err)
+		}
+	}
 }

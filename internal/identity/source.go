@@ -49,10 +49,13 @@ func (s Sources) String() string {
 }
 
 // Take returns the token from the first source present, and deletes every
-// source's value, and any other value holding the token, from the maps, so that
-// no copy of a token reaches the policy.
+// source's value from the maps, so that the policy sees none of them. (Copies of
+// the token elsewhere in the request are the request's to remove: see
+// gateway.Request.Redact.)
 // A header must carry the Bearer scheme or no scheme at all; any other scheme is
-// an error. An empty value counts as absent.
+// an error. A source that is present but blank (empty, or white space only) is a
+// malformed token, not an absent one: the client presented a credential, and an
+// empty one must not pass for an anonymous request.
 func (s Sources) Take(headers, cookies, query map[string]string) (string, error) {
 	var token string
 	var err error
@@ -67,31 +70,23 @@ func (s Sources) Take(headers, cookies, query map[string]string) (string, error)
 		case "query":
 			m = query
 		}
-		v := m[src.Name]
+		v, present := m[src.Name]
 		delete(m, src.Name)
 		if src.Kind == "cookie" {
 			// The raw Cookie header holds the same value.
 			delete(headers, "cookie")
 		}
-		if found || v == "" {
+		if found || !present {
 			continue
 		}
 		found = true
-		if src.Kind == "header" {
+		switch {
+		case src.Kind == "header":
 			token, err = FromAuthorization(v)
-		} else {
+		case strings.TrimSpace(v) == "":
+			err = fail(ReasonMalformed, "the %s %s is present but blank", src.Kind, src.Name)
+		default:
 			token = v
-		}
-	}
-	if token != "" {
-		// The same token elsewhere in the request (a second cookie, a copy in
-		// another header) must not reach the policy either.
-		for _, m := range []map[string]string{headers, cookies, query} {
-			for k, v := range m {
-				if strings.Contains(v, token) {
-					delete(m, k)
-				}
-			}
 		}
 	}
 	return token, err
@@ -99,8 +94,12 @@ func (s Sources) Take(headers, cookies, query map[string]string) (string, error)
 
 // FromAuthorization reads a token from an Authorization-style value: "Bearer
 // TOKEN" (any case) or a bare token. Another scheme, such as Basic, is refused.
+// A blank value is malformed.
 func FromAuthorization(v string) (string, error) {
 	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", fail(ReasonMalformed, "the authorization value is blank")
+	}
 	if strings.EqualFold(v, "bearer") {
 		return "", fail(ReasonMalformed, "Bearer without a token")
 	}

@@ -200,7 +200,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 		case errors.As(err, &expired):
 			return nil, fail(ReasonExpired, "the token expired at %s", expired.Expiry.UTC().Format(time.RFC3339))
 		default:
-			return nil, fail(ReasonMalformed, "%v", err)
+			return nil, oidcError(err)
 		}
 	}
 	// The checked claims are the verified ones only if the signature covers the

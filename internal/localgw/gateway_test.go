@@ -205,3 +205,33 @@ func TestGatewayDoesNotCacheAReplacedPolicysResult(t *testing.T) {
 		t.Fatalf("the next request was answered from a result of the replaced policy: %d", w.Code)
 	}
 }
+
+// A cached Deny names the denied request's ARN. When that ARN holds a '*', IAM
+// reads it as a wildcard, so the cached policy also refuses the caller's other
+// requests it covers, explicitly, even where the grants allow them: the gateway
+// must show that refusal as API Gateway would, not let the request through.
+func TestGatewayAppliesACachedDenyWhoseARNHasAStar(t *testing.T) {
+	f := newFixture(t)
+	core := f.core(t, "package authz\n\ndecision := {\"allow\": input.request.path != \"/orders/*\", \"grants\": [{\"method\": \"GET\", \"path\": \"*\"}]}\n", false)
+	g := f.gateway(t, "rest", 300*time.Second, core)
+	tok := f.token(t, "dave")
+	tests := []struct {
+		path     string
+		want     int
+		explicit bool
+	}{
+		{"/orders/*", 403, true},       // denied by the policy; the answer is cached
+		{"/orders/*/items", 403, true}, // the cached Deny of .../GET/orders/* covers it
+		{"/orders/1", 403, true},       // ... and this
+		{"/orders", 200, false},        // the cached Allow of the grant covers it, no Deny does
+	}
+	for _, tt := range tests {
+		w := do(t, g, "GET", tt.path, tok)
+		if w.Code != tt.want || strings.Contains(w.Body.String(), "explicit deny") != tt.explicit {
+			t.Errorf("GET %s: %d %s; want %d, explicit deny %v", tt.path, w.Code, strings.TrimSpace(w.Body.String()), tt.want, tt.explicit)
+		}
+	}
+	if n := f.calls.Load(); n != 1 {
+		t.Errorf("the authorizer was called %d times, want once: the later requests are answered from the cache", n)
+	}
+}

@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -25,12 +27,36 @@ import (
 	"github.com/open-policy-agent/opa/v1/bundle"
 
 	"github.com/apigw-authz/authz/bundles"
+	"github.com/apigw-authz/authz/internal/logging"
 	"github.com/apigw-authz/authz/internal/loopback"
 	"github.com/apigw-authz/authz/rego"
 )
 
-// MaxBundleBytes caps a bundle fetched over https and each file of any bundle.
-const MaxBundleBytes = 32 << 20
+// Limits on a bundle. OPA's readers hold every file of a bundle in memory at
+// once, before they check its signature, and then parse its data and compile its
+// policy, which takes several times the size of the files. So whoever can write
+// the bundle location could otherwise exhaust the function's memory (128 MiB to
+// 10 GiB) with a small archive. The limits are checked before OPA reads anything,
+// and are far above what authorization policies and their data take (the
+// default bundle is a few KiB): a bundle near them already needs hundreds of MiB
+// to compile, so they refuse nothing a Lambda could load.
+const (
+	// MaxBundleBytes caps a bundle archive as stored or downloaded, compressed.
+	MaxBundleBytes = 32 << 20
+	// MaxBundleFileBytes caps each file of a bundle, uncompressed. It is what
+	// capped each file before the other limits came, so no bundle that loaded
+	// then is refused for one of its files now.
+	MaxBundleFileBytes = 32 << 20
+	// MaxBundleDecompressedBytes caps a whole bundle, uncompressed: the tar
+	// stream of an archive (headers included), the files of a directory. Two
+	// files at MaxBundleFileBytes fit; a gzip bomb of 1,000:1 does not.
+	MaxBundleDecompressedBytes = 64 << 20
+	// MaxBundleEntries caps the entries of an archive (of every type) or of a
+	// directory tree (files and folders). Each costs OPA a buffer and a
+	// descriptor even when empty; ten thousand is more than any policy
+	// repository holds.
+	MaxBundleEntries = 10000
+)
 
 // bundleFetchTimeout bounds the download of a remote bundle at start-up.
 const bundleFetchTimeout = 20 * time.Second
@@ -45,6 +71,7 @@ func loadBundle(ctx context.Context, opts Options) (*bundle.Bundle, error) {
 		if source != "" || publicKey != "" {
 			return nil, errors.New("policy: layered directories exclude a bundle and a signing key")
 		}
+		name := strings.Join(opts.Dirs, " + ")
 		fsys := make(layers, len(opts.Dirs))
 		for i, d := range opts.Dirs {
 			if info, err := os.Stat(d); err != nil || !info.IsDir() {
@@ -52,11 +79,20 @@ func loadBundle(ctx context.Context, opts Options) (*bundle.Bundle, error) {
 			}
 			fsys[i] = os.DirFS(d)
 		}
+		// Each folder is checked on its own: where layers overlap, a file is
+		// counted twice, which only makes the limits stricter.
+		var tally treeTally
+		for _, layer := range fsys {
+			if err := tally.walk(layer); err != nil {
+				return nil, fmt.Errorf("bundle directories %s: %v", name, err)
+			}
+		}
 		loader, err := bundle.NewFSLoader(fsys)
 		if err != nil {
 			return nil, err
 		}
-		return read(bundle.NewCustomReader(loader.WithFilter(skipTestsAndExamples)), nil, strings.Join(opts.Dirs, " + "))
+		loader = loader.WithFilter(skipTestsAndExamples).WithSizeLimitBytes(MaxBundleFileBytes)
+		return read(bundle.NewCustomReader(loader), nil, name)
 	}
 	var vc *bundle.VerificationConfig
 	if publicKey != "" {
@@ -70,38 +106,56 @@ func loadBundle(ctx context.Context, opts Options) (*bundle.Bundle, error) {
 	}
 	switch {
 	case source == "":
+		// The embedded bundle is part of the build: no limit to check.
 		loader, err := bundle.NewFSLoader(embeddedFS())
 		if err != nil {
 			return nil, err
 		}
 		return read(bundle.NewCustomReader(loader.WithFilter(skipTests)), nil, "embedded default bundle")
 	case strings.HasPrefix(source, "s3://"):
-		return nil, fmt.Errorf("AUTHZ_BUNDLE %q: s3:// is not supported yet; use an https:// URL (for example an S3 presigned URL) or package the bundle with the function", source)
+		return nil, fmt.Errorf("AUTHZ_BUNDLE %q: s3:// is not supported yet; use an https:// URL (for example an S3 presigned URL) or package the bundle with the function", logging.RedactURL(source))
 	case strings.HasPrefix(source, "https://"), strings.HasPrefix(source, "http://"):
-		body, err := download(ctx, source)
+		// A presigned URL carries a credential in its query string: no error
+		// may repeat it, so every error names the URL without it.
+		name := logging.RedactURL(source)
+		archive, err := download(ctx, source)
 		if err != nil {
-			return nil, fmt.Errorf("AUTHZ_BUNDLE %q: %v", source, err)
+			return nil, fmt.Errorf("AUTHZ_BUNDLE %q: %v", name, err)
 		}
-		return read(bundle.NewReader(bytes.NewReader(body)), vc, source)
+		return readArchive(archive, vc, name)
 	}
 	info, err := os.Stat(source)
 	if err != nil {
 		return nil, fmt.Errorf("AUTHZ_BUNDLE %q: %v", source, err)
 	}
 	if info.IsDir() {
-		loader := bundle.NewDirectoryLoader(source).WithFilter(skipTests)
+		var tally treeTally
+		if err := tally.walk(os.DirFS(source)); err != nil {
+			return nil, fmt.Errorf("AUTHZ_BUNDLE %q: %v", source, err)
+		}
+		loader := bundle.NewDirectoryLoader(source).WithFilter(skipTests).WithSizeLimitBytes(MaxBundleFileBytes)
 		return read(bundle.NewCustomReader(loader), vc, source)
 	}
-	f, err := os.Open(source)
+	archive, err := readFile(source)
 	if err != nil {
 		return nil, fmt.Errorf("AUTHZ_BUNDLE %q: %v", source, err)
 	}
-	defer f.Close()
-	return read(bundle.NewReader(f), vc, source)
+	return readArchive(archive, vc, source)
+}
+
+// readArchive reads a .tar.gz bundle once checkArchive has found it within the
+// limits. OPA's tarball loader checks each file's size too, from its header,
+// before it allocates the file.
+func readArchive(archive []byte, vc *bundle.VerificationConfig, name string) (*bundle.Bundle, error) {
+	if err := checkArchive(archive); err != nil {
+		return nil, fmt.Errorf("AUTHZ_BUNDLE %q: %v", name, err)
+	}
+	loader := bundle.NewTarballLoaderWithBaseURL(bytes.NewReader(archive), "").WithSizeLimitBytes(MaxBundleFileBytes)
+	return read(bundle.NewCustomReader(loader), vc, name)
 }
 
 func read(r *bundle.Reader, vc *bundle.VerificationConfig, name string) (*bundle.Bundle, error) {
-	r = r.WithSizeLimitBytes(MaxBundleBytes).WithProcessAnnotations(true)
+	r = r.WithSizeLimitBytes(MaxBundleFileBytes).WithProcessAnnotations(true)
 	if vc != nil {
 		r = r.WithBundleVerificationConfig(vc)
 	} else {
@@ -115,6 +169,119 @@ func read(r *bundle.Reader, vc *bundle.VerificationConfig, name string) (*bundle
 		return nil, fmt.Errorf("reading %s: the bundle holds no Rego module", name)
 	}
 	return &b, nil
+}
+
+var (
+	errArchiveTooLarge = fmt.Errorf("the bundle archive is larger than %d MiB", MaxBundleBytes>>20)
+	errTooManyEntries  = fmt.Errorf("the bundle has more than %d entries", MaxBundleEntries)
+	errDecompressed    = fmt.Errorf("the bundle decompresses to more than %d MiB", MaxBundleDecompressedBytes>>20)
+)
+
+func errFileTooLarge(name string) error {
+	return fmt.Errorf("the bundle holds a file larger than %d MiB: %q", MaxBundleFileBytes>>20, name)
+}
+
+// checkArchive reads a gzip-compressed tar archive through, keeping none of it,
+// and refuses it when it breaks a limit. OPA's tarball loader reads every file
+// into memory on its first call, sized by the headers, before OPA checks the
+// signature: this pass runs the same decoders over the same bytes first, so OPA
+// is only given what it can hold.
+func checkArchive(archive []byte) error {
+	gz, err := gzip.NewReader(bytes.NewReader(archive))
+	if err != nil {
+		return fmt.Errorf("not a .tar.gz: %v", err)
+	}
+	// The limit is on the tar stream itself, not on the files' sizes alone, so
+	// that headers (up to a MiB each for PAX records) count too.
+	stream := &capReader{r: gz, left: MaxBundleDecompressedBytes}
+	tr := tar.NewReader(stream)
+	for entries := 0; ; entries++ {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if stream.over {
+			return errDecompressed
+		}
+		if err != nil {
+			return fmt.Errorf("not a .tar.gz: %v", err)
+		}
+		if entries == MaxBundleEntries {
+			return errTooManyEntries
+		}
+		if h.Size > MaxBundleFileBytes {
+			return errFileTooLarge(h.Name)
+		}
+		if _, err := io.Copy(io.Discard, tr); err != nil {
+			if stream.over {
+				return errDecompressed
+			}
+			return fmt.Errorf("not a .tar.gz: %v", err)
+		}
+	}
+}
+
+// capReader passes at most left bytes through; past that it fails, and says so
+// in over, whatever the tar reader makes of the error.
+type capReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.over {
+		return 0, errDecompressed
+	}
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
+	}
+	n, err := c.r.Read(p)
+	if int64(n) > c.left {
+		c.over = true
+		return 0, errDecompressed
+	}
+	c.left -= int64(n)
+	return n, err
+}
+
+// treeTally counts a bundle directory's entries and adds up its files' sizes.
+type treeTally struct {
+	entries int
+	bytes   int64
+}
+
+// walk adds the tree of fsys to the tally and refuses it when it breaks a
+// limit. It reads the listings only, no file, so that a directory is checked as
+// cheaply as OPA's loader lists it. Tests and examples, which OPA leaves out,
+// are counted too: that makes the limits a little stricter, never looser.
+// Symbolic links are not followed, as OPA's loaders do not follow them.
+func (t *treeTally) walk(fsys fs.FS) error {
+	return fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if name == "." {
+			return nil
+		}
+		if t.entries++; t.entries > MaxBundleEntries {
+			return errTooManyEntries
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.Size() > MaxBundleFileBytes {
+			return errFileTooLarge(name)
+		}
+		if t.bytes += info.Size(); t.bytes > MaxBundleDecompressedBytes {
+			return fmt.Errorf("the bundle's files add up to more than %d MiB", MaxBundleDecompressedBytes>>20)
+		}
+		return nil
+	})
 }
 
 // skipTests leaves *_test.rego out of the bundle: tests are for opa test.
@@ -142,10 +309,11 @@ func embeddedFS() fs.FS {
 }
 
 // download fetches a remote bundle once, at start-up, bounded in time and size.
+// Its errors never carry a URL's user information or query string.
 func download(ctx context.Context, source string) ([]byte, error) {
 	u, err := url.Parse(source)
 	if err != nil {
-		return nil, err
+		return nil, withoutCredentials(err)
 	}
 	if u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 		return nil, errors.New("http:// is only allowed for loopback hosts; use https://")
@@ -154,7 +322,7 @@ func download(ctx context.Context, source string) ([]byte, error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, source, nil)
 	if err != nil {
-		return nil, err
+		return nil, withoutCredentials(err)
 	}
 	client := &http.Client{CheckRedirect: func(r *http.Request, via []*http.Request) error {
 		if len(via) >= 3 {
@@ -167,20 +335,63 @@ func download(ctx context.Context, source string) ([]byte, error) {
 	}}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, withoutCredentials(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET: %s", resp.Status)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBundleBytes+1))
+	if resp.ContentLength > MaxBundleBytes {
+		return nil, errArchiveTooLarge
+	}
+	body, err := readAtMost(resp.Body)
+	if err != nil {
+		return nil, withoutCredentials(err)
+	}
+	return body, nil
+}
+
+// withoutCredentials rewrites an error of the HTTP client: a *url.Error repeats
+// the URL it failed on (after a redirect, the URL it was sent to), and the
+// client quotes a Location header it cannot parse. Every URL in the text loses
+// its user information and query string.
+func withoutCredentials(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s %q: %s", ue.Op, logging.RedactURL(ue.URL), logging.Clean(ue.Err.Error()))
+	}
+	return errors.New(logging.Clean(err.Error()))
+}
+
+// readFile reads a local bundle archive, refusing it before reading when it is
+// larger than MaxBundleBytes.
+func readFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	if len(body) > MaxBundleBytes {
-		return nil, fmt.Errorf("the bundle is over %d bytes", MaxBundleBytes)
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	return body, nil
+	if info.Size() > MaxBundleBytes {
+		return nil, errArchiveTooLarge
+	}
+	return readAtMost(f)
+}
+
+// readAtMost reads r to the end, refusing more than MaxBundleBytes: a local
+// file may grow after its size was checked, and a server may send no length.
+func readAtMost(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxBundleBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxBundleBytes {
+		return nil, errArchiveTooLarge
+	}
+	return b, nil
 }
 
 // verificationConfig builds OPA's bundle verification from a PEM public key, or a

@@ -1,0 +1,113 @@
+// Package logging makes the log lines of the authorizer and of the local tools:
+// log/slog handlers whose every string value is cleaned before it is written.
+// Cleaning removes the credentials a URL can carry (user information, the query
+// string with a presigned URL's signature and session token, the fragment) and
+// clips the value, so that no log line repeats a secret from a configured URL
+// and no caller can make a line as long as the request it sends.
+//
+// It must never be the only defence: callers keep tokens out of what they log.
+// It is the net under them, for text they do not control, such as a library's
+// error that quotes the URL it failed to fetch.
+package logging
+
+import (
+	"io"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxValueBytes is the most a string value takes in a log line; longer values
+// are cut and end in "…".
+const MaxValueBytes = 1024
+
+// MaxListItems is the most items of a list of strings (such as a decision's
+// reasons) a log line keeps; the rest are counted.
+const MaxListItems = 32
+
+// JSON returns a logger writing one JSON object per line to w.
+func JSON(w io.Writer, level slog.Leveler) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: cleanAttr}))
+}
+
+// Text returns a logger writing logfmt-style lines to w, for people at a terminal.
+func Text(w io.Writer, level slog.Leveler) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: cleanAttr}))
+}
+
+// cleanAttr cleans every string the handler writes: the message, string
+// attributes, errors and lists of strings.
+func cleanAttr(_ []string, a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		a.Value = slog.StringValue(Clean(a.Value.String()))
+	case slog.KindAny:
+		switch v := a.Value.Any().(type) {
+		case error:
+			a.Value = slog.StringValue(Clean(v.Error()))
+		case []string:
+			a.Value = slog.AnyValue(cleanList(v))
+		}
+	}
+	return a
+}
+
+func cleanList(items []string) []string {
+	n := min(len(items), MaxListItems)
+	out := make([]string, n, n+1)
+	for i := range n {
+		out[i] = Clean(items[i])
+	}
+	if len(items) > n {
+		out = append(out, "… "+strconv.Itoa(len(items)-n)+" more")
+	}
+	return out
+}
+
+// Clean redacts the URLs in s and clips it to MaxValueBytes.
+func Clean(s string) string {
+	if strings.Contains(s, "://") {
+		s = urlPattern.ReplaceAllStringFunc(s, RedactURL)
+	}
+	return clip(s, MaxValueBytes)
+}
+
+// urlPattern finds URLs in free text, as Go's errors quote them: up to white
+// space or a quote.
+var urlPattern = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>` + "`" + `]+`)
+
+// RedactURL removes what can be a credential from a URL: the user information
+// becomes "REDACTED@", and a query string or fragment becomes "?REDACTED". The
+// scheme, host and path stay, so that the line still says where. It works on
+// the text, without parsing, so that a URL Go would refuse to parse is redacted
+// too.
+func RedactURL(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	authority, tail := rest, ""
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority, tail = rest[:i], rest[i:]
+	}
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		authority = "REDACTED@" + authority[at+1:]
+	}
+	if i := strings.IndexAny(tail, "?#"); i >= 0 {
+		tail = tail[:i] + "?REDACTED"
+	}
+	return scheme + "://" + authority + tail
+}
+
+// clip cuts s to at most n bytes, at a character boundary, and marks the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
