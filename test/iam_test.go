@@ -2,14 +2,14 @@ package e2e
 
 import (
 	"encoding/json"
-	"regexp"
-	"strings"
 	"testing"
+
+	"github.com/apigw-authz/authz/internal/iamref"
 )
 
 // This file checks responses the way API Gateway acts on them. The IAM matching
-// here is written independently of internal/gateway, with regular expressions, so
-// that a mistake in one is not repeated in the other.
+// here is internal/iamref's, written independently of internal/gateway with
+// regular expressions, so that a mistake in one is not repeated in the other.
 
 type statement struct {
 	Action   []string
@@ -38,25 +38,6 @@ func parseResponse(t *testing.T, b []byte) authorizerResponse {
 	return r
 }
 
-// iamPattern turns an IAM Resource pattern into an anchored regular expression:
-// '*' is any run of characters, '/' included, and '?' is one character.
-func iamPattern(p string) *regexp.Regexp {
-	var b strings.Builder
-	b.WriteString("^")
-	for _, r := range p {
-		switch r {
-		case '*':
-			b.WriteString(".*")
-		case '?':
-			b.WriteString(".")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(r)))
-		}
-	}
-	b.WriteString("$")
-	return regexp.MustCompile("(?s)" + b.String())
-}
-
 // apiGatewayAllows says whether API Gateway lets a request on arn through under
 // the response: an explicit Deny wins, then any Allow; without one, denied.
 func apiGatewayAllows(t *testing.T, r authorizerResponse, arn string) bool {
@@ -76,7 +57,7 @@ func apiGatewayAllows(t *testing.T, r authorizerResponse, arn string) bool {
 			if len(res) > 512 {
 				t.Fatalf("resource of %d characters, over API Gateway's limit", len(res))
 			}
-			if !iamPattern(res).MatchString(arn) {
+			if !iamref.Pattern(res).MatchString(arn) {
 				continue
 			}
 			switch st.Effect {
@@ -103,18 +84,4 @@ func onlyDenies(r authorizerResponse) bool {
 		}
 	}
 	return len(r.PolicyDocument.Statement) > 0
-}
-
-func TestIAMPatternHelper(t *testing.T) {
-	for _, tt := range []struct {
-		p, s string
-		want bool
-	}{
-		{"a/*", "a/b/c", true}, {"a/*/c", "a/b/d/c", true}, {"a?c", "abc", true}, {"a?c", "ac", false},
-		{"a.c", "abc", false}, {"a/*", "b/a/x", false}, {"*", "", true}, {"x+y", "x+y", true},
-	} {
-		if got := iamPattern(tt.p).MatchString(tt.s); got != tt.want {
-			t.Errorf("iamPattern(%q) on %q = %v", tt.p, tt.s, got)
-		}
-	}
 }

@@ -2,9 +2,7 @@ package policy
 
 import (
 	"context"
-	"regexp"
 	"slices"
-	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -13,6 +11,7 @@ import (
 
 	"github.com/apigw-authz/authz/internal/decision"
 	"github.com/apigw-authz/authz/internal/gateway"
+	"github.com/apigw-authz/authz/internal/iamref"
 	regofiles "github.com/apigw-authz/authz/rego"
 )
 
@@ -156,35 +155,10 @@ func FuzzRegoVsIAM(f *testing.F) {
 		// from the parsed one.
 		byRego := c.rego(t, grantMethod, grantPath, req)
 		byIAM := c.iam(g, req)
-		byRef := (g.Method == "*" || g.Method == req.Method) && globRegexp(t, g.Path).MatchString(req.Path)
+		byRef := (g.Method == "*" || g.Method == req.Method) && iamref.Pattern(g.Path).MatchString(req.Path)
 		if byRego != byIAM || byIAM != byRef {
 			t.Errorf("grant %q %q (parsed %q %q), request %q %q: Rego says %v, IAM says %v, the reference says %v (resources %q)",
 				grantMethod, grantPath, g.Method, g.Path, req.Method, req.Path, byRego, byIAM, byRef, req.Resources(g.Method, g.Path))
 		}
 	})
-}
-
-// globRegexp is the reference reading of an IAM pattern, built independently of
-// both matchers: '*' is any run of characters, '?' any one character, every
-// other character itself.
-func globRegexp(tb testing.TB, pattern string) *regexp.Regexp {
-	tb.Helper()
-	var b strings.Builder
-	b.WriteString(`(?s)^`)
-	for _, r := range pattern {
-		switch r {
-		case '*':
-			b.WriteString(`.*`)
-		case '?':
-			b.WriteString(`.`)
-		default:
-			b.WriteString(regexp.QuoteMeta(string(r)))
-		}
-	}
-	b.WriteString(`$`)
-	re, err := regexp.Compile(b.String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return re
 }
