@@ -81,6 +81,9 @@ func New(opts Options) *Authorizer {
 	if opts.Sources == nil {
 		opts.Sources = identity.DefaultSources
 	}
+	// The responses deny ambiguous paths exactly when the requests are checked
+	// for them.
+	opts.Responder.AllowAmbiguousPaths = opts.AllowAmbiguousPaths
 	return &Authorizer{opts: opts}
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/apigw-authz/authz/internal/gateway"
 )
 
 // log writes the decision-log line of res: one JSON object with the decision id,
@@ -73,5 +75,5 @@ func (r *Result) withoutSecret(s string) string {
 	if len(r.secret) < 8 {
 		return s
 	}
-	return strings.ReplaceAll(s, r.secret, "[token]")
+	return strings.ReplaceAll(s, r.secret, gateway.Redacted)
 }

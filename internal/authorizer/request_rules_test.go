@@ -78,7 +78,8 @@ func TestNoCopyOfTheTokenReachesThePolicy(t *testing.T) {
 	ev, _ := json.Marshal(map[string]any{
 		"type": "REQUEST", "methodArn": methodARN + "GET/orders/1", "resource": "/orders/{id}", "path": "/orders/1", "httpMethod": "GET",
 		"headers": map[string]string{"Authorization": "Bearer " + tok, "User-Agent": "app/1 " + tok,
-			"X-Debug": "token=" + tok, "Referer": "https://app.example/?t=" + tok, "Accept": "*/*"},
+			"X-Debug": "token=" + tok, "Referer": "https://app.example/?t=" + tok, "Accept": "*/*",
+			"X-Forwarded-For": tok + ", 198.51.100.7"},
 		"queryStringParameters": map[string]string{"t": tok, tok: "1", "page": "2"},
 		"pathParameters":        map[string]string{"id": "1", "x": tok},
 		"requestContext":        map[string]any{"identity": map[string]any{"userAgent": "app/1 " + tok, "sourceIp": "203.0.113.9"}},
@@ -94,6 +95,10 @@ func TestNoCopyOfTheTokenReachesThePolicy(t *testing.T) {
 	}
 	if !strings.Contains(string(input), `"accept":"*/*"`) || !strings.Contains(string(input), `"page":"2"`) {
 		t.Fatalf("values without the token must stay: %s", input)
+	}
+	// Writing the token into a field must not remove the field.
+	if !strings.Contains(string(input), `"x-forwarded-for":"[token], 198.51.100.7"`) || !strings.Contains(string(input), `"user_agent":"app/1 [token]"`) {
+		t.Fatalf("fields holding the token must stay, the token replaced: %s", input)
 	}
 }
 

@@ -70,7 +70,22 @@ func ParseARN(s string) (ARN, error) {
 		// agree with that.
 		a.Method, a.Path = segments[2], ""
 	}
+	if !isVerb(a.Method) {
+		return ARN{}, fmt.Errorf("gateway: ARN %q names %q, which is not an HTTP method", truncate(s, 80), truncate(a.Method, 20))
+	}
 	return a, nil
+}
+
+// isVerb reports whether the method of an ARN is letters, or IAM's "*", as API
+// Gateway writes it; "" (a route key) passes. Anything else could not come from
+// API Gateway, and would make the ARN's text mean something else to IAM.
+func isVerb(m string) bool {
+	for i := 0; i < len(m); i++ {
+		if c := m[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '*') {
+			return false
+		}
+	}
+	return true
 }
 
 // String returns the ARN exactly as API Gateway sent it.

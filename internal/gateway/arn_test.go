@@ -53,6 +53,8 @@ func TestParseARN(t *testing.T) {
 		{name: "no stage", in: "arn:aws:execute-api:eu-west-1:123456789012:a", wantErr: "lacks an API id, stage or verb"},
 		{name: "empty verb", in: "arn:aws:execute-api:eu-west-1:123456789012:a/b//x", wantErr: "lacks an API id, stage or verb"},
 		{name: "control character", in: "arn:aws:execute-api:eu-west-1:123456789012:a/b/GET/x\ny", wantErr: "control character"},
+		{name: "a verb that is no verb", in: `arn:aws:execute-api:eu-west-1:123456789012:a/b/GET\`, wantErr: "not an HTTP method"},
+		{name: "a verb with a dot", in: "arn:aws:execute-api:eu-west-1:123456789012:a/b/../x", wantErr: "not an HTTP method"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -103,28 +104,37 @@ func (r *Request) Document() map[string]any {
 	}
 }
 
-// Redact removes every copy of secret (the bearer token) from what the policy
-// will see, wherever the client put it: header, query, cookie, path-parameter
-// and stage-variable entries whose name or value holds it are deleted, and a
-// user agent holding it is blanked. It reports false when the secret is also in
-// the path, the route or the ARN, which cannot be removed without changing what
-// is authorized: such a request must not reach the policy at all.
+// Redacted stands for the token wherever Request.Redact found a copy of it.
+const Redacted = "[token]"
+
+// Redact replaces every copy of secret (the bearer token) in what the policy
+// will see, wherever the client put it: in the names and values of headers,
+// query parameters, cookies, path parameters and stage variables, and in the
+// user agent, the token becomes Redacted. Entries are kept, not deleted: a
+// client must not be able to remove a field the policy reads (such as
+// X-Forwarded-For, to which API Gateway appends) by writing its token into it.
+// It reports false when the secret is also in the path, the route or the ARN,
+// as sent or percent-decoded, which cannot be changed without changing what is
+// authorized: such a request must not reach the policy at all.
 func (r *Request) Redact(secret string) bool {
 	if secret == "" {
 		return true
 	}
 	for _, m := range []map[string]string{r.Headers, r.Query, r.Cookies, r.PathParams, r.StageVariables} {
 		for k, v := range m {
-			if strings.Contains(v, secret) || strings.Contains(k, secret) {
-				delete(m, k)
+			if !strings.Contains(k, secret) && !strings.Contains(v, secret) {
+				continue
 			}
+			delete(m, k)
+			m[strings.ReplaceAll(k, secret, Redacted)] = strings.ReplaceAll(v, secret, Redacted)
 		}
 	}
-	if strings.Contains(r.UserAgent, secret) {
-		r.UserAgent = ""
-	}
+	r.UserAgent = strings.ReplaceAll(r.UserAgent, secret, Redacted)
 	for _, s := range []string{r.Path, r.RawPath, r.Route, r.RouteKey, r.MethodARN, r.DomainName} {
 		if strings.Contains(s, secret) {
+			return false
+		}
+		if decoded, err := url.PathUnescape(s); err == nil && strings.Contains(decoded, secret) {
 			return false
 		}
 	}

@@ -3,6 +3,9 @@ package gateway
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // AmbiguousPath says why the request's path may mean another path to some part
@@ -15,15 +18,23 @@ import (
 // here, and are "/admin/users" to a server that resolves dot segments or decodes
 // separators. Such paths are refused before any policy sees them:
 //
-//   - "." and ".." segments, also with ";parameters" ("..;" is ".." to Tomcat);
-//   - percent-encoded ".", "/", "\" and "%" (double encoding), and
-//     percent-encodings that are not two hexadecimal digits;
+//   - "." and ".." segments, also with ";parameters" ("..;" is ".." to Tomcat),
+//     and segments of dots and spaces ("...", ".. "), which Windows trims to
+//     dot segments;
+//   - percent-encoded ".", "/", "\", ";" and "%" (double encoding), encoded
+//     control characters, and percent-encodings that are not two hexadecimal
+//     digits;
+//   - bytes that are not UTF-8 once decoded, overlong forms of "." and "/"
+//     ("%c0%ae") among them, which old decoders accept;
+//   - characters that Unicode compatibility normalisation (NFKC, and the
+//     "best-fit" mappings of Windows) turns into ".", "/" or "\": the fullwidth
+//     "．" and "／", "‥", "∕";
 //   - backslashes, which Windows servers and some proxies read as "/";
-//   - NUL and other control characters, raw or encoded.
+//   - NUL and other control characters.
 //
 // The path and the raw path are checked as sent; path parameters, which API
-// Gateway has already decoded, are checked for dot segments, backslashes and
-// control characters. A WebSocket route key is not a path and is not checked.
+// Gateway has already decoded, are checked as decoded. A WebSocket route key is
+// not a path and is not checked.
 func (r *Request) AmbiguousPath() string {
 	if r.Kind == KindWebSocket {
 		return ""
@@ -44,37 +55,87 @@ func (r *Request) AmbiguousPath() string {
 // ambiguous checks one path; encoded says whether percent-encodings are still
 // in it (a path as sent) or were decoded already (a path parameter).
 func ambiguous(p string, encoded bool) string {
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; {
+	decoded := p
+	if encoded {
+		var why string
+		if decoded, why = percentDecode(p); why != "" {
+			return why
+		}
+	}
+	if !utf8.ValidString(decoded) {
+		return "bytes that are not UTF-8 (such as an overlong encoding of . or /)"
+	}
+	for _, c := range decoded {
+		switch {
 		case c < 0x20 || c == 0x7f:
 			return "a control character"
 		case c == '\\':
 			return "a backslash"
-		case c == '%' && encoded:
-			if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
-				return "a malformed percent-encoding"
-			}
-			switch b := unhex(p[i+1])<<4 | unhex(p[i+2]); {
-			case b == '.':
-				return "an encoded dot (%2E)"
-			case b == '/':
-				return "an encoded slash (%2F)"
-			case b == '\\':
-				return "an encoded backslash (%5C)"
-			case b == '%':
-				return "an encoded percent sign (%25, double encoding)"
-			case b < 0x20 || b == 0x7f:
-				return "an encoded control character"
-			}
+		case c >= utf8.RuneSelf && normalisesToSeparator(c):
+			return fmt.Sprintf("a character that normalises to . / or \\ (U+%04X)", c)
 		}
 	}
-	for seg := range strings.SplitSeq(p, "/") {
+	// Encoded separators were refused above, so the decoded segments are the
+	// segments as sent.
+	for seg := range strings.SplitSeq(decoded, "/") {
 		name, _, _ := strings.Cut(seg, ";")
-		if name == "." || name == ".." {
-			return "a dot segment (. or ..)"
+		if strings.Contains(name, ".") && strings.Trim(name, ". ") == "" {
+			return "a dot segment (., .., or dots and spaces)"
 		}
 	}
 	return ""
+}
+
+// percentDecode decodes the percent-encodings of a path as sent, refusing those
+// that decode to a character that could change how the path splits or what it
+// names after one more decoding.
+func percentDecode(p string) (string, string) {
+	if !strings.Contains(p, "%") {
+		return p, ""
+	}
+	var b strings.Builder
+	b.Grow(len(p))
+	for i := 0; i < len(p); i++ {
+		if p[i] != '%' {
+			b.WriteByte(p[i])
+			continue
+		}
+		if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+			return "", "a malformed percent-encoding"
+		}
+		c := unhex(p[i+1])<<4 | unhex(p[i+2])
+		switch {
+		case c == '.':
+			return "", "an encoded dot (%2E)"
+		case c == '/':
+			return "", "an encoded slash (%2F)"
+		case c == '\\':
+			return "", "an encoded backslash (%5C)"
+		case c == ';':
+			return "", "an encoded semicolon (%3B)"
+		case c == '%':
+			return "", "an encoded percent sign (%25, double encoding)"
+		case c < 0x20 || c == 0x7f:
+			return "", "an encoded control character"
+		}
+		b.WriteByte(c)
+		i += 2
+	}
+	return b.String(), ""
+}
+
+// normalisesToSeparator reports whether a non-ASCII character becomes ".", "/"
+// or "\" under compatibility normalisation: "．" (U+FF0E), "／" (U+FF0F), "‥"
+// (U+2025) and their kind. Division slash (U+2215) and set minus (U+2216) are
+// not NFKC equivalents, but Windows' best-fit code-page mapping turns them into
+// "/" and "\", and IIS has been bypassed with them.
+func normalisesToSeparator(c rune) bool {
+	if c == '\u2215' || c == '\u2216' {
+		return true
+	}
+	var buf [utf8.UTFMax]byte
+	n := utf8.EncodeRune(buf[:], c)
+	return strings.ContainsAny(norm.NFKC.String(string(buf[:n])), `./\`)
 }
 
 func isHex(c byte) bool {
@@ -89,4 +150,34 @@ func unhex(c byte) byte {
 		return c - 'A' + 10
 	}
 	return c - '0'
+}
+
+// ambiguousPathPatterns are the forms of ambiguous path that an IAM pattern can
+// name, after the stage: a Deny of them in every policy that lists grants keeps
+// API Gateway's authorizer cache, which applies a cached policy without asking
+// the authorizer, from letting them through under a grant such as "/orders/*".
+// IAM compares case-sensitively, so each hexadecimal letter comes in both cases.
+// Forms no pattern can name (malformed encodings, most non-ASCII look-alikes)
+// are refused only when the authorizer runs: see the README.
+var ambiguousPathPatterns = []string{
+	"*/./*", "*/.", "*/../*", "*/..", "*/.;*", "*/..;*",
+	`*\*`,
+	"*%2e*", "*%2E*", "*%2f*", "*%2F*", "*%5c*", "*%5C*", "*%3b*", "*%3B*", "*%25*",
+	"*%00*", "*%09*", "*%0a*", "*%0A*", "*%0d*", "*%0D*",
+	"*%c0*", "*%C0*", "*%c1*", "*%C1*",
+}
+
+// AmbiguousPathResources returns the Resources that name the ambiguous forms of
+// any path on the request's API and stage, or nil for an ARN of a route key,
+// which has no path.
+func (a ARN) AmbiguousPathResources() []string {
+	if a.Method == "" {
+		return nil
+	}
+	prefix := "arn:" + a.Partition + ":execute-api:" + a.Region + ":" + a.AccountID + ":" + a.APIID + "/" + a.Stage + "/"
+	out := make([]string, len(ambiguousPathPatterns))
+	for i, p := range ambiguousPathPatterns {
+		out[i] = prefix + p
+	}
+	return out
 }

@@ -19,11 +19,17 @@ type Responder struct {
 	// SimpleResponses answers HTTP payload 2.0 events with {isAuthorized, context}
 	// instead of an IAM policy, like API Gateway's EnableSimpleResponses.
 	SimpleResponses bool
+	// AllowAmbiguousPaths leaves out of the policies the Deny of ambiguous
+	// paths (ARN.AmbiguousPathResources) that accompanies grants otherwise. Set
+	// it when the authorizer lets such paths reach the policy.
+	AllowAmbiguousPaths bool
 }
 
 // Allow lets the request through. The policy allows every grant, so that API
 // Gateway's authorizer cache can reuse it for this identity's other requests, and
-// this request's ARN if the grants do not already cover it.
+// this request's ARN if the grants do not already cover it. With grants, it
+// denies the ambiguous forms of every path, which the cache would otherwise let
+// through under them.
 func (r Responder) Allow(ev *Event, d *decision.Decision, principalID string) (any, error) {
 	if r.simple(ev) {
 		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: d.Context}, nil
@@ -42,7 +48,17 @@ func (r Responder) Allow(ev *Event, d *decision.Decision, principalID string) (a
 		}
 		resources = append(resources, arn)
 	}
-	return r.policyResponse(ev, principalID, policy(statement("Allow", resources)), d), nil
+	statements := []events.IAMPolicyStatement{statement("Allow", resources)}
+	if ambiguous := r.ambiguousPaths(ev, d); len(ambiguous) > 0 {
+		statements = append(statements, statement("Deny", ambiguous))
+	}
+	doc := policy(statements...)
+	if !Allows(doc, arn) {
+		// The request passed the path rule, which the Deny mirrors; if they ever
+		// disagree, this request must not be answered with a policy refusing it.
+		return nil, fmt.Errorf("%w: the Deny of ambiguous paths covers the method ARN", ErrNotRepresentable)
+	}
+	return r.policyResponse(ev, principalID, doc, d), nil
 }
 
 // Deny refuses the request and still allows the grants, so that a cached policy
@@ -55,7 +71,8 @@ func (r Responder) Deny(ev *Event, d *decision.Decision, principalID string) (an
 	if err != nil {
 		return nil, err
 	}
-	statements := []events.IAMPolicyStatement{statement("Deny", []string{denyResource(ev.ARN.String())})}
+	denied := append([]string{denyResource(ev.ARN.String())}, r.ambiguousPaths(ev, d)...)
+	statements := []events.IAMPolicyStatement{statement("Deny", denied)}
 	if len(resources) > 0 {
 		statements = append(statements, statement("Allow", resources))
 	}
@@ -74,6 +91,14 @@ func (r Responder) Fail(ev *Event, principalID string) any {
 		resource = denyResource(ev.ARN.String())
 	}
 	return r.policyResponse(ev, principalID, policy(statement("Deny", []string{resource})), nil)
+}
+
+// ambiguousPaths is what a policy listing d's grants must deny besides.
+func (r Responder) ambiguousPaths(ev *Event, d *decision.Decision) []string {
+	if r.AllowAmbiguousPaths || len(d.Grants) == 0 {
+		return nil
+	}
+	return ev.ARN.AmbiguousPathResources()
 }
 
 func (r Responder) simple(ev *Event) bool {

@@ -72,7 +72,9 @@ func TestResponsesGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := decode(t, tt.event)
-			r := Responder{SimpleResponses: tt.simple}
+			// The edge event's path has an encoded slash: only a deployment that
+			// lets ambiguous paths through answers it with a policy.
+			r := Responder{SimpleResponses: tt.simple, AllowAmbiguousPaths: tt.event == "rest-request-edge.json"}
 			var (
 				got any
 				err error
@@ -119,7 +121,7 @@ func TestResponsesEnforce(t *testing.T) {
 	ev := decode(t, "rest-request-edge.json")
 	arn := ev.ARN.String()
 	other := ev.ARN.Resources("GET", "/profile")[0]
-	r := Responder{}
+	r := Responder{AllowAmbiguousPaths: true} // the edge event's path has an encoded slash
 	policyOf := func(resp any) events.APIGatewayCustomAuthorizerPolicy {
 		t.Helper()
 		p, ok := resp.(events.APIGatewayCustomAuthorizerResponse)
@@ -260,8 +262,13 @@ func TestAllowOfAnARNWithALiteralWildcard(t *testing.T) {
 			for _, g := range d.Grants {
 				want = append(want, ev.ARN.Resources(g.Method, g.Path)...)
 			}
-			if len(doc.Statement) != 1 || !slices.Equal(doc.Statement[0].Resource, want) {
-				t.Errorf("policy %+v, want one Allow of the grants %q", doc, want)
+			if doc.Statement[0].Effect != "Allow" || !slices.Equal(doc.Statement[0].Resource, want) {
+				t.Errorf("policy %+v, want an Allow of the grants %q", doc, want)
+			}
+			for _, st := range doc.Statement[1:] {
+				if st.Effect != "Deny" {
+					t.Errorf("a second Allow: %+v", st)
+				}
 			}
 		})
 	}
@@ -303,5 +310,48 @@ func TestFlattenContext(t *testing.T) {
 	}
 	if flattenContext(nil) != nil {
 		t.Error("no context must flatten to none")
+	}
+}
+
+// TestGrantsComeWithADenyOfAmbiguousPaths: API Gateway applies a cached policy
+// to the caller's later requests without asking the authorizer, so the path
+// rule must travel in the policy: a reader's cached grant of GET /orders/* must
+// not let GET /orders/%2e%2e/admin/users through.
+func TestGrantsComeWithADenyOfAmbiguousPaths(t *testing.T) {
+	const base = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/"
+	ev := mustEvent(t, base+"GET/orders/1")
+	reader := decisionOf(t, `{"allow":true,"grants":[{"method":"GET","path":"/orders/*"},{"method":"*","path":"*"}]}`)
+	denied := decisionOf(t, `{"allow":false,"grants":[{"method":"GET","path":"/orders/*"},{"method":"*","path":"*"}]}`)
+	ambiguous := []string{"/orders/../admin/users", "/orders/..", "/orders/./x", "/orders/..;/admin", "/orders/.;/admin",
+		"/orders/%2e%2e/admin", "/orders/.%2E/admin", "/orders/..%2fadmin", "/orders/..%2Fadmin", `/orders/..\admin`,
+		"/orders/..%5cadmin", "/orders/..%5Cadmin", "/orders/..%3b/admin", "/orders/%252e%252e/admin", "/orders/1%00.json",
+		"/orders/1%0d%0aX: y", "/orders/%c0%ae%c0%ae/admin", "/orders/%C0%AE%C0%AE/admin"}
+	for name, r := range map[string]Responder{"rule on": {}, "rule off": {AllowAmbiguousPaths: true}} {
+		for _, respond := range []func(*Event, *decision.Decision, string) (any, error){
+			func(ev *Event, _ *decision.Decision, p string) (any, error) { return r.Allow(ev, reader, p) },
+			func(ev *Event, _ *decision.Decision, p string) (any, error) { return r.Deny(ev, denied, p) },
+		} {
+			resp, err := respond(ev, nil, "u")
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc := resp.(events.APIGatewayCustomAuthorizerResponse).PolicyDocument
+			if !Allows(doc, base+"GET/orders/2") || !Allows(doc, base+"POST/admin/users") {
+				t.Fatalf("%s: the grants are not allowed: %+v", name, doc)
+			}
+			for _, p := range ambiguous {
+				if got := Evaluate(doc, base+"GET"+p); (got == "Deny") != (name == "rule on") {
+					t.Errorf("%s: a cached policy answers %q for GET %s", name, got, p)
+				}
+			}
+		}
+	}
+	// No grants, no Deny: the policy names this ARN only, nothing to abuse.
+	resp, err := Responder{}.Allow(ev, decisionOf(t, `{"allow":true}`), "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc := resp.(events.APIGatewayCustomAuthorizerResponse).PolicyDocument; len(doc.Statement) != 1 {
+		t.Errorf("policy without grants: %+v", doc)
 	}
 }

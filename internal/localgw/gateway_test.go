@@ -235,3 +235,28 @@ func TestGatewayAppliesACachedDenyWhoseARNHasAStar(t *testing.T) {
 		t.Errorf("the authorizer was called %d times, want once: the later requests are answered from the cache", n)
 	}
 }
+
+// TestGatewayCacheKeepsDenyingAmbiguousPaths: with the cache on, a reader's
+// cached grant of GET /orders/* answered GET /orders/%2e%2e/admin/users with
+// 200, without asking the authorizer, whose path rule refuses it. The Deny of
+// ambiguous paths that travels with the grants answers it from the cache too.
+func TestGatewayCacheKeepsDenyingAmbiguousPaths(t *testing.T) {
+	f := newFixture(t)
+	g := f.gateway(t, "rest", 300*time.Second, f.core(t, "", false))
+	tok := f.token(t, "bob", "orders-readers")
+	if w := do(t, g, "GET", "/orders/1", tok); w.Code != 200 {
+		t.Fatalf("GET /orders/1: %d", w.Code)
+	}
+	for _, path := range []string{"/orders/%2e%2e/admin/users", "/orders/..%2Fadmin/users", "/orders/../admin/users",
+		"/orders/..;/admin/users", `/orders/..%5Cadmin`, "/orders/%252e%252e/admin"} {
+		if w := do(t, g, "GET", path, tok); w.Code != 403 || !strings.Contains(w.Body.String(), "explicit deny") {
+			t.Errorf("GET %s from the cache: %d %s; want 403, explicit deny", path, w.Code, strings.TrimSpace(w.Body.String()))
+		}
+	}
+	if w := do(t, g, "GET", "/orders/2", tok); w.Code != 200 {
+		t.Errorf("GET /orders/2: %d; the grant itself must still be allowed from the cache", w.Code)
+	}
+	if n := f.calls.Load(); n != 1 {
+		t.Errorf("the authorizer was called %d times; the test means to exercise the cache", n)
+	}
+}

@@ -56,6 +56,11 @@ const (
 	// descriptor even when empty; ten thousand is more than any policy
 	// repository holds.
 	MaxBundleEntries = 10000
+	// MaxSignaturesBytes caps a bundle's .signatures.json. OPA decodes it as
+	// JSON before it can check anything, and JSON such as ["","",…] takes some
+	// thirty times its size in memory; a signature over ten thousand files
+	// takes well under a MiB.
+	MaxSignaturesBytes = 1 << 20
 )
 
 // bundleFetchTimeout bounds the download of a remote bundle at start-up.
@@ -181,6 +186,23 @@ func errFileTooLarge(name string) error {
 	return fmt.Errorf("the bundle holds a file larger than %d MiB: %q", MaxBundleFileBytes>>20, name)
 }
 
+// checkEntry refuses a file of a bundle, before anything reads it, for what
+// OPA would do with it before the signature check: hold size bytes, and decode
+// .signatures.json and patch.json as JSON.
+func checkEntry(name string, size int64) error {
+	switch {
+	case size > MaxBundleFileBytes:
+		return errFileTooLarge(name)
+	case bundle.IsSignaturesFile(name) && size > MaxSignaturesBytes:
+		return fmt.Errorf("the bundle's signatures file %q is larger than %d MiB", name, MaxSignaturesBytes>>20)
+	case path.Base(name) == "patch.json":
+		// A delta bundle holds no policy of its own: it could never be loaded
+		// here, and OPA decodes its patch before any signature check.
+		return fmt.Errorf("the bundle holds %q: delta bundles are not supported", name)
+	}
+	return nil
+}
+
 // checkArchive reads a gzip-compressed tar archive through, keeping none of it,
 // and refuses it when it breaks a limit. OPA's tarball loader reads every file
 // into memory on its first call, sized by the headers, before OPA checks the
@@ -195,6 +217,9 @@ func checkArchive(archive []byte) error {
 	// that headers (up to a MiB each for PAX records) count too.
 	stream := &capReader{r: gz, left: MaxBundleDecompressedBytes}
 	tr := tar.NewReader(stream)
+	// The sizes the headers announce are what OPA allocates. A sparse file
+	// announces far more than the stream holds, so they are added up too.
+	var announced int64
 	for entries := 0; ; entries++ {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -209,8 +234,11 @@ func checkArchive(archive []byte) error {
 		if entries == MaxBundleEntries {
 			return errTooManyEntries
 		}
-		if h.Size > MaxBundleFileBytes {
-			return errFileTooLarge(h.Name)
+		if err := checkEntry(h.Name, h.Size); err != nil {
+			return err
+		}
+		if announced += h.Size; announced > MaxBundleDecompressedBytes {
+			return errDecompressed
 		}
 		if _, err := io.Copy(io.Discard, tr); err != nil {
 			if stream.over {
@@ -274,8 +302,8 @@ func (t *treeTally) walk(fsys fs.FS) error {
 		if err != nil {
 			return err
 		}
-		if info.Size() > MaxBundleFileBytes {
-			return errFileTooLarge(name)
+		if err := checkEntry(name, info.Size()); err != nil {
+			return err
 		}
 		if t.bytes += info.Size(); t.bytes > MaxBundleDecompressedBytes {
 			return fmt.Errorf("the bundle's files add up to more than %d MiB", MaxBundleDecompressedBytes>>20)

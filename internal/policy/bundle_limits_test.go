@@ -32,6 +32,10 @@ type member struct {
 	// headerOnly announces size and writes no body: the archive ends after the
 	// header, as in the 212-byte bomb.
 	headerOnly bool
+	// sparse writes a PAX 1.0 sparse file of size bytes that is all hole: a
+	// few hundred bytes in the archive, size bytes once Go's tar reader has
+	// expanded it.
+	sparse bool
 }
 
 var policyMember = member{name: "p.rego", body: "package authz\ndecision := {\"allow\": input.request.path == \"/ok\"}\n"}
@@ -67,6 +71,17 @@ func tarball(t testing.TB, members ...member) ([]byte, int64) {
 		if m.body != "" {
 			size = int64(len(m.body))
 		}
+		if m.sparse {
+			// archive/tar cannot write sparse files: the blocks are written
+			// by hand, between two members.
+			if err := tw.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := raw.Write(sparseMember(m.name, m.size)); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		if err := tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
 			t.Fatal(err)
 		}
@@ -94,6 +109,53 @@ func tarball(t testing.TB, members ...member) ([]byte, int64) {
 		t.Fatal(err)
 	}
 	return buf.Bytes(), raw.n
+}
+
+// sparseMember is a PAX 1.0 sparse file as GNU tar writes it (tar --sparse
+// --sparse-version=1.0 --format=posix): an extended header naming the real name
+// and size, then a regular member whose body is the sparse map, here one empty
+// data region, so that the whole file is a hole.
+func sparseMember(name string, size int64) []byte {
+	record := func(k, v string) string {
+		// A PAX record's length counts its own digits.
+		n := len(k) + len(v) + 3
+		for n != len(fmt.Sprintf("%d %s=%s\n", n, k, v)) {
+			n = len(fmt.Sprintf("%d %s=%s\n", n, k, v))
+		}
+		return fmt.Sprintf("%d %s=%s\n", n, k, v)
+	}
+	records := record("GNU.sparse.major", "1") + record("GNU.sparse.minor", "0") +
+		record("GNU.sparse.name", name) + record("GNU.sparse.realsize", fmt.Sprint(size))
+	var out []byte
+	out = append(out, ustarHeader("PaxHeaders/"+name, tar.TypeXHeader, int64(len(records)))...)
+	out = append(out, padBlock([]byte(records))...)
+	out = append(out, ustarHeader("GNUSparseFile.0/"+name, tar.TypeReg, 512)...)
+	return append(out, padBlock([]byte("1\n0\n0\n"))...)
+}
+
+// ustarHeader is one 512-byte ustar header block.
+func ustarHeader(name string, typeflag byte, size int64) []byte {
+	h := make([]byte, 512)
+	copy(h[0:100], name)
+	copy(h[100:108], "0000644\x00")
+	copy(h[108:116], "0000000\x00")
+	copy(h[116:124], "0000000\x00")
+	copy(h[124:136], fmt.Sprintf("%011o\x00", size))
+	copy(h[136:148], "00000000000\x00")
+	h[156] = typeflag
+	copy(h[257:263], "ustar\x00")
+	copy(h[263:265], "00")
+	copy(h[148:156], "        ")
+	sum := 0
+	for _, c := range h {
+		sum += int(c)
+	}
+	copy(h[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return h
+}
+
+func padBlock(b []byte) []byte {
+	return append(b, make([]byte, (512-len(b)%512)%512)...)
 }
 
 // presigned is the query of an S3 presigned URL; none of its values, nor a URL's
@@ -169,6 +231,16 @@ func TestBundleArchiveLimits(t *testing.T) {
 	}
 	tooMany, _ := tarball(t, many...)
 	tooBig := make([]byte, MaxBundleBytes+1)
+	// Each sparse file is under the file limit, and the stream is a few KiB:
+	// only the sizes the headers announce show the 1.2 GiB OPA would allocate.
+	sparse := []member{policyMember}
+	for i := range 40 {
+		sparse = append(sparse, member{name: fmt.Sprintf("pad/%02d.bin", i), size: 31 << 20, sparse: true})
+	}
+	sparseFiles, _ := tarball(t, sparse...)
+	// OPA decodes these as JSON before any signature check.
+	signatures, _ := tarball(t, policyMember, member{name: ".signatures.json", size: MaxSignaturesBytes + 1})
+	patch, _ := tarball(t, policyMember, member{name: "patch.json", body: `{"data":[]}`})
 
 	if len(header64GiB) > 1024 || len(fortyFiles) > 2<<20 {
 		t.Fatalf("fixture: the bombs take %d and %d bytes, want them small", len(header64GiB), len(fortyFiles))
@@ -185,6 +257,9 @@ func TestBundleArchiveLimits(t *testing.T) {
 		{"a total one block over the limit", totalOver, totalLimit},
 		{"one entry too many", tooMany, fmt.Sprintf("has more than %d entries", MaxBundleEntries)},
 		{"an archive over the compressed limit", tooBig, "the bundle archive is larger than " + mib(MaxBundleBytes)},
+		{"40 sparse files of 31 MiB", sparseFiles, totalLimit},
+		{"a signatures file over its limit", signatures, "signatures file \".signatures.json\" is larger than 1 MiB"},
+		{"a delta bundle", patch, "delta bundles are not supported"},
 	}
 	dir := t.TempDir()
 	files := map[string][]byte{}
