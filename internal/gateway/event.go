@@ -134,6 +134,9 @@ func (r *Request) Redact(secret string) bool {
 		if strings.Contains(s, secret) {
 			return false
 		}
+		if !strings.Contains(s, "%") {
+			continue
+		}
 		if decoded, err := url.PathUnescape(s); err == nil && strings.Contains(decoded, secret) {
 			return false
 		}

@@ -10,6 +10,8 @@ import (
 // invokeAction is the only action an authorizer's policy grants or denies.
 const invokeAction = "execute-api:Invoke"
 
+var lowerInvokeAction = strings.ToLower(invokeAction)
+
 // Allows reports whether API Gateway would let a request on arn through under doc,
 // with IAM's rules: a matching Deny statement wins over any Allow, and without a
 // matching Allow the request is denied.
@@ -39,8 +41,9 @@ func Evaluate(doc events.APIGatewayCustomAuthorizerPolicy, arn string) string {
 func statementMatches(st events.IAMPolicyStatement, arn string) bool {
 	action := false
 	for _, a := range st.Action {
-		// Action names are case-insensitive in IAM; resources are not.
-		if wildcardMatch(strings.ToLower(a), strings.ToLower(invokeAction)) {
+		// Action names are case-insensitive in IAM; resources are not. The
+		// action is nearly always written out, which needs no lower-casing.
+		if strings.EqualFold(a, invokeAction) || wildcardMatch(strings.ToLower(a), lowerInvokeAction) {
 			action = true
 			break
 		}
@@ -77,9 +80,9 @@ func wildcardMatch(pattern, s string) bool {
 			p++
 			continue
 		}
-		_, n := utf8.DecodeRuneInString(s[i:])
+		n := runeLen(s, i)
 		if p < len(pattern) {
-			_, pn := utf8.DecodeRuneInString(pattern[p:])
+			pn := runeLen(pattern, p)
 			if pattern[p] == '?' || pattern[p:p+pn] == s[i:i+n] {
 				p += pn
 				i += n
@@ -89,8 +92,7 @@ func wildcardMatch(pattern, s string) bool {
 		if star < 0 {
 			return false
 		}
-		_, n = utf8.DecodeRuneInString(s[mark:])
-		mark += n
+		mark += runeLen(s, mark)
 		p, i = star+1, mark
 	}
 	for p < len(pattern) && pattern[p] == '*' {
@@ -133,4 +135,14 @@ func (v View) Effect(arn string) string {
 		return "Allow"
 	}
 	return ""
+}
+
+// runeLen is the length in bytes of the character at s[i:], without decoding
+// it when it is ASCII, as ARNs nearly always are.
+func runeLen(s string, i int) int {
+	if s[i] < utf8.RuneSelf {
+		return 1
+	}
+	_, n := utf8.DecodeRuneInString(s[i:])
+	return n
 }

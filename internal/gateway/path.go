@@ -175,9 +175,28 @@ func (a ARN) AmbiguousPathResources() []string {
 		return nil
 	}
 	prefix := "arn:" + a.Partition + ":execute-api:" + a.Region + ":" + a.AccountID + ":" + a.APIID + "/" + a.Stage + "/"
+	// One string holds them all, each Resource a slice of it: every response
+	// with grants carries them, so they cost two allocations, not one each.
+	var b strings.Builder
+	b.Grow(len(ambiguousPathPatterns)*len(prefix) + ambiguousPatternBytes)
+	for _, p := range ambiguousPathPatterns {
+		b.WriteString(prefix)
+		b.WriteString(p)
+	}
+	all, at := b.String(), 0
 	out := make([]string, len(ambiguousPathPatterns))
 	for i, p := range ambiguousPathPatterns {
-		out[i] = prefix + p
+		n := len(prefix) + len(p)
+		out[i], at = all[at:at+n], at+n
 	}
 	return out
 }
+
+// ambiguousPatternBytes is the length of all ambiguousPathPatterns together.
+var ambiguousPatternBytes = func() int {
+	n := 0
+	for _, p := range ambiguousPathPatterns {
+		n += len(p)
+	}
+	return n
+}()

@@ -50,15 +50,15 @@ func (r Responder) Allow(ev *Event, d *decision.Decision, principalID string) (a
 	}
 	statements := []events.IAMPolicyStatement{statement("Allow", resources)}
 	if ambiguous := r.ambiguousPaths(ev, d); len(ambiguous) > 0 {
-		statements = append(statements, statement("Deny", ambiguous))
+		deny := statement("Deny", ambiguous)
+		if statementMatches(deny, arn) {
+			// The request passed the path rule, which the Deny mirrors; if they
+			// ever disagree, this request must not get a policy refusing it.
+			return nil, fmt.Errorf("%w: the Deny of ambiguous paths covers the method ARN", ErrNotRepresentable)
+		}
+		statements = append(statements, deny)
 	}
-	doc := policy(statements...)
-	if !Allows(doc, arn) {
-		// The request passed the path rule, which the Deny mirrors; if they ever
-		// disagree, this request must not be answered with a policy refusing it.
-		return nil, fmt.Errorf("%w: the Deny of ambiguous paths covers the method ARN", ErrNotRepresentable)
-	}
-	return r.policyResponse(ev, principalID, doc, d), nil
+	return r.policyResponse(ev, principalID, policy(statements...), d), nil
 }
 
 // Deny refuses the request and still allows the grants, so that a cached policy

@@ -355,3 +355,18 @@ func TestGrantsComeWithADenyOfAmbiguousPaths(t *testing.T) {
 		t.Errorf("policy without grants: %+v", doc)
 	}
 }
+
+// TestAllowNeverDeniesItsOwnRequest: if the path rule and the Deny it puts in
+// the policy ever disagreed, an Allow would refuse its own request; Allow says
+// the decision cannot be expressed instead, which the core turns into a Deny.
+func TestAllowNeverDeniesItsOwnRequest(t *testing.T) {
+	ev := mustEvent(t, "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/orders/%2e%2e/admin")
+	d := decisionOf(t, `{"allow":true,"grants":[{"method":"GET","path":"/orders/*"}]}`)
+	if _, err := (Responder{}).Allow(ev, d, "u"); !errors.Is(err, ErrNotRepresentable) {
+		t.Fatalf("Allow = %v, want ErrNotRepresentable", err)
+	}
+	resp, err := Responder{AllowAmbiguousPaths: true}.Allow(ev, d, "u")
+	if err != nil || !Allows(resp.(events.APIGatewayCustomAuthorizerResponse).PolicyDocument, ev.ARN.String()) {
+		t.Fatalf("with the rule off: %v, %+v", err, resp)
+	}
+}
