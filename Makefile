@@ -14,7 +14,7 @@ DIST    := dist
 REGO    := rego bundles/default --ignore examples
 SCHEMA  := bundles/schemas
 
-.PHONY: all build run test go-test policy-test policy-ci lint vulncheck vulndb fmt bench package clean help
+.PHONY: all build run test go-test policy-test policy-ci lint vulncheck vulndb fmt bench package bundle clean help
 
 all: build
 
@@ -23,6 +23,8 @@ help:
 	@echo "make test         every test: Go tests, opa test with coverage, format and lint checks"
 	@echo "make build        bin/authorizer and bin/authz for this machine"
 	@echo "make package      dist/bootstrap and dist/authorizer.zip for Lambda (ARCH=arm64|amd64)"
+	@echo "make bundle       DIR=rego/examples/NAME [SIGNING_KEY=key.pem] [REVISION=r]: one bundle.tar.gz of the folder and rego/lib"
+	@echo "make lambda-local the packaged function under AWS's Lambda Runtime Interface Emulator on 127.0.0.1:9000, with a dev issuer"
 	@echo "make policy-test  opa fmt, opa check --strict --schema, opa test --coverage: default policy and examples"
 	@echo "make policy-ci    the same, as the policy CI workflow runs it"
 	@echo "make lint         gofmt, go vet, staticcheck"
@@ -96,6 +98,15 @@ fmt:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/authorizer
 
+# One bundle from a policy folder and the lib, as the authorizer reads them:
+# roots, a revision, and a signature (key id "default") with SIGNING_KEY. For
+# the default bundle: make bundle DIR="rego bundles/default" LIB=
+LIB ?= rego/lib
+OUT ?= bundle.tar.gz
+bundle: build
+	@test -n "$(DIR)" || { echo "usage: make bundle DIR=rego/examples/NAME [SIGNING_KEY=key.pem] [REVISION=...] [OUT=bundle.tar.gz]"; exit 2; }
+	$(BIN)/authz bundle $(if $(LIB),--lib $(LIB)) -o $(OUT) $(if $(SIGNING_KEY),--signing-key $(SIGNING_KEY)) $(if $(REVISION),--revision $(REVISION)) $(DIR)
+
 # The Lambda artefact: a static linux binary named bootstrap for provided.al2023.
 package:
 	mkdir -p $(DIST)
@@ -103,6 +114,61 @@ package:
 	rm -f $(DIST)/authorizer.zip
 	cd $(DIST) && if command -v zip >/dev/null; then zip -q authorizer.zip bootstrap; else python3 -m zipfile -c authorizer.zip bootstrap; fi
 	@ls -l $(DIST)/bootstrap $(DIST)/authorizer.zip
+
+# The real function on this machine: the package built for it (into
+# dist/local, so that dist/bootstrap stays the one to deploy), run by AWS's
+# Lambda Runtime Interface Emulator (go.mod's tool) on 127.0.0.1 only, trusting
+# the dev issuer of authz serve --dev-issuer. The emulator passes its whole
+# environment to the function, so other AUTHZ_* variables of the shell apply.
+# Linux only, as the emulator.
+LAMBDA_PORT  ?= 9000
+RUNTIME_PORT ?= 9001
+DEV_ISSUER   ?= 127.0.0.1:8081
+LOCAL        := $(DIST)/local
+INVOKE_URL    = http://127.0.0.1:$(LAMBDA_PORT)/2015-03-31/functions/function/invocations
+
+define LAMBDA_LOCAL_HELP
+
+The packaged bootstrap runs under AWS's Lambda Runtime Interface Emulator on 127.0.0.1:$(LAMBDA_PORT),
+trusting the dev issuer on $(DEV_ISSUER) (log: $(LOCAL)/dev-issuer.log). In another terminal, here:
+
+  TOKEN=$$(bin/authz token --issuer http://$(DEV_ISSUER) --sub alice --groups admins)
+  INVOKE=$(INVOKE_URL)
+
+  sed "s/__TOKEN__/$$TOKEN/g" testdata/events/rest-request.json     | curl -sS -w '\n' --data-binary @- $$INVOKE  # REST REQUEST  DELETE /orders/42
+  sed "s/__TOKEN__/$$TOKEN/g" testdata/events/rest-token.json       | curl -sS -w '\n' --data-binary @- $$INVOKE  # REST TOKEN    GET /orders/42
+  sed "s/__TOKEN__/$$TOKEN/g" testdata/events/http-v1.json          | curl -sS -w '\n' --data-binary @- $$INVOKE  # HTTP API 1.0  GET /orders
+  sed "s/__TOKEN__/$$TOKEN/g" testdata/events/http-v2.json          | curl -sS -w '\n' --data-binary @- $$INVOKE  # HTTP API 2.0  DELETE /orders/42
+  sed "s/__TOKEN__/$$TOKEN/g" testdata/events/websocket-connect.json | curl -sS -w '\n' --data-binary @- $$INVOKE  # WebSocket     $$connect
+
+alice (admins) is allowed everywhere: an IAM policy that allows the method ARN (HTTP 2.0: isAuthorized true).
+With --sub bob --groups orders-readers, both DELETEs are denied: the policy denies the method ARN (403).
+With TOKEN=expired or any other bad token: {"errorMessage":"Unauthorized",...}, API Gateway's 401.
+More tokens: bin/authz token --issuer http://$(DEV_ISSUER) -h (--profile okta|entra|adfs|cognito, --claim name=json).
+The decision log and the emulator's REPORT lines follow here; Ctrl-C stops the function and the dev issuer.
+
+endef
+export LAMBDA_LOCAL_HELP
+
+.PHONY: lambda-local
+lambda-local: build
+	@test "$$($(GO) env GOOS)" = linux || { echo "make lambda-local: AWS's Lambda Runtime Interface Emulator runs on Linux only"; exit 1; }
+	@command -v curl >/dev/null || { echo "make lambda-local: needs curl, to configure the function and to invoke it"; exit 1; }
+	@$(MAKE) --no-print-directory package ARCH="$$($(GO) env GOARCH)" DIST=$(LOCAL)
+	$(GO) build -o $(BIN)/aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+	@if curl -s -o /dev/null http://$(DEV_ISSUER)/; then \
+		echo "make lambda-local: something already listens on $(DEV_ISSUER) (make run's dev issuer?): stop it, or pass DEV_ISSUER=127.0.0.1:PORT"; exit 1; fi
+	@$(BIN)/authz serve --dev-issuer --dev-issuer-addr $(DEV_ISSUER) --addr 127.0.0.1:0 --cache-ttl 0 > $(LOCAL)/dev-issuer.log 2>&1 & dev=$$!; \
+	trap 'kill $$dev 2>/dev/null; wait $$dev' EXIT; trap 'exit 130' INT TERM; \
+	for i in $$(seq 300); do \
+		issuers=$$(curl -fsS http://$(DEV_ISSUER)/issuers 2>/dev/null) && break; \
+		kill -0 $$dev 2>/dev/null || break; sleep 0.1; \
+	done; \
+	test -n "$$issuers" || { echo "make lambda-local: the dev issuer did not start:"; cat $(LOCAL)/dev-issuer.log; exit 1; }; \
+	printf '%s\n' "$$LAMBDA_LOCAL_HELP"; \
+	AUTHZ_ISSUERS="$$issuers" AWS_LAMBDA_FUNCTION_TIMEOUT=3 AWS_LAMBDA_FUNCTION_NAME=authorizer \
+		$(BIN)/aws-lambda-rie --runtime-interface-emulator-address 127.0.0.1:$(LAMBDA_PORT) \
+		--runtime-api-address 127.0.0.1:$(RUNTIME_PORT) $(LOCAL)/bootstrap
 
 clean:
 	rm -rf $(BIN) $(DIST)

@@ -183,6 +183,9 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.waitFor(t, "policy reload failed")
+	if broken := filepath.Join(regoDir, "broken.rego") + ":"; !strings.Contains(s.text(), broken) {
+		t.Fatalf("the reload error does not name %s\n%s", broken, s.text())
+	}
 	if status, _ = s.call(t, "DELETE", "/orders/42", reader); status != 200 {
 		t.Fatalf("after a broken edit: %d", status)
 	}
@@ -232,6 +235,10 @@ func TestCheck(t *testing.T) {
 	os.WriteFile(claims, []byte(`{"iss":"https://idp.example.com","sub":"dana","groups":["admins"]}`), 0o644)
 	event := filepath.Join(t.TempDir(), "event.json")
 	os.WriteFile(event, kinds[3].event("DELETE", "/orders/1", ""), 0o644)
+	candidate := t.TempDir()
+	os.WriteFile(filepath.Join(candidate, "p.rego"), []byte("package authz\n\ndecision := {\"allow\": true, \"reasons\": [\"the candidate policy\"]}\n"), 0o644)
+	requestGrants := t.TempDir()
+	os.WriteFile(filepath.Join(requestGrants, "p.rego"), []byte(requestGrantsPolicy), 0o644)
 
 	tests := []struct {
 		name string
@@ -253,6 +260,14 @@ func TestCheck(t *testing.T) {
 			[]string{"AUTHZ_TOKEN_SOURCES=cookie:id_token"}},
 		{"a cache-unsafe policy", []string{"--bundle", unsafePolicy, "--sub", "erin", "--path", "/a"}, 0,
 			[]string{"UNSAFE", "has no grants", "the policy allows GET /another/route for this caller, but the cached policy refuses it"}, nil},
+		{"an event file, then --bundle", []string{event, "--bundle", candidate}, 0,
+			[]string{"ALLOW", "the candidate policy", "http DELETE /orders/1"}, nil},
+		{"grants that move with the request", []string{"--bundle", requestGrants, "--sub", "erin", "--path", "/invoices/7"}, 0,
+			[]string{"UNSAFE", "the policy allows GET /invoices/8 for this caller, but the cached policy refuses it", "the grants change with the request"}, nil},
+		{"HTTP API, simple responses, keyed on the token alone", []string{"--kind", "http", "--sub", "bob", "--groups", "orders-readers", "--path", "/orders/1"}, 0,
+			[]string{"UNSAFE", "request.method and path"}, nil},
+		{"HTTP API, simple responses, keyed on the token and the route", []string{"--kind", "http", "--sub", "bob", "--groups", "orders-readers", "--path", "/orders/1",
+			"--identity-source", "$request.header.Authorization,$context.routeKey"}, 0, []string{"Cache        safe"}, nil},
 		{"an Entra-shaped token", []string{"--dev-profile", "entra", "--sub", "frank", "--roles", "Orders.Read", "--path", "/orders/1"}, 0,
 			[]string{"(entra)", "roles [Orders.Read]"}, nil},
 	}
@@ -292,5 +307,88 @@ func TestCheck(t *testing.T) {
 	}
 	if rep.Outcome != "allow" || rep.Status != 200 || !rep.Allows || len(rep.CacheWarnings) != 0 || rep.Input.Token.Subject != "bob" {
 		t.Fatalf("report %+v", rep)
+	}
+}
+
+// requestGrantsPolicy grants exactly the request's route: the cached policy of
+// GET /invoices/7 refuses GET /invoices/8, which the policy allows.
+const requestGrantsPolicy = `package authz
+
+default allow := false
+
+allow if {
+	input.request.method == "GET"
+	startswith(input.request.path, "/invoices/")
+}
+
+decision := {"allow": allow, "grants": [{"method": input.request.method, "path": input.request.path}]}
+`
+
+// TestServeGrantsThatMoveWithTheRequest: what authz check calls UNSAFE, authz
+// serve shows.
+func TestServeGrantsThatMoveWithTheRequest(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.rego"), []byte(requestGrantsPolicy), 0o644)
+	s := startServe(t, "--bundle", dir)
+	tok := s.mintToken(t, "--sub", "erin")
+	if status, body := s.call(t, "GET", "/invoices/7", tok); status != 200 {
+		t.Fatalf("GET /invoices/7: %d %s", status, body)
+	}
+	if status, body := s.call(t, "GET", "/invoices/8", tok); status != 403 {
+		t.Fatalf("GET /invoices/8: %d %s; want 403 from the cache", status, body)
+	}
+	s.waitFor(t, `outcome="cached result"`)
+}
+
+// TestServeIdentitySourcesOfAPIGateway: the README's configuration for HTTP
+// APIs with simple responses, in API Gateway's syntax, keys the cache on the
+// route too; without the route, a cached yes answers another route.
+func TestServeIdentitySourcesOfAPIGateway(t *testing.T) {
+	for _, tt := range []struct {
+		sources      string
+		deleteStatus int
+	}{
+		{"$request.header.Authorization", 200}, // the cached yes of GET answers DELETE
+		{"$request.header.Authorization,$context.routeKey", 403},
+	} {
+		s := startServe(t, "--kind", "http", "--identity-source", tt.sources)
+		reader := s.mintToken(t, "--sub", "bob", "--groups", "orders-readers")
+		if status, body := s.call(t, "GET", "/orders/1", reader); status != 200 {
+			t.Fatalf("%s: GET: %d %s", tt.sources, status, body)
+		}
+		if status, body := s.call(t, "DELETE", "/orders/1", reader); status != tt.deleteStatus {
+			t.Fatalf("%s: DELETE: %d %s, want %d", tt.sources, status, body, tt.deleteStatus)
+		}
+		if status, _ := s.call(t, "GET", "/orders/1", ""); status != 401 || !strings.Contains(s.text(), "identity source missing") {
+			t.Fatalf("%s: no token: %d", tt.sources, status)
+		}
+	}
+}
+
+// TestServeBannerFitsTheBundle: with a policy of the author's, the banner
+// names it and prints requests that do not pretend to be the default policy's.
+func TestServeBannerFitsTheBundle(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.rego"), []byte("package authz\n\ndecision := {\"allow\": input.token.subject == \"alice\", \"grants\": [{\"method\": \"*\", \"path\": \"*\"}]}\n"), 0o644)
+	s := startServe(t, "--bundle", dir)
+	s.waitFor(t, "curl -i")
+	time.Sleep(100 * time.Millisecond) // the rest of the banner
+	banner := s.text()
+	if strings.Contains(banner, "default policy, paste") || strings.Contains(banner, "/orders/42") || !strings.Contains(banner, dir) {
+		t.Fatalf("the banner does not fit the bundle:\n%s", banner)
+	}
+	var curl string
+	for _, line := range strings.Split(banner, "\n") {
+		if strings.Contains(line, "curl -i") && strings.Contains(line, "Bearer ") {
+			curl = line
+		}
+	}
+	_, tok, _ := strings.Cut(curl, "Bearer ")
+	fields := strings.Fields(curl)
+	if len(fields) < 3 || !strings.HasPrefix(fields[2], s.base) {
+		t.Fatalf("no request with a token in the banner:\n%s", banner)
+	}
+	if status, body := s.call(t, "GET", strings.TrimPrefix(fields[2], s.base), strings.TrimSuffix(tok, "'")); status != 200 {
+		t.Fatalf("the banner's request: %d %s", status, body)
 	}
 }

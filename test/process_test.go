@@ -15,6 +15,8 @@ type process struct {
 	cmd   *exec.Cmd
 	mu    sync.Mutex
 	lines []string
+	// checks run on every line the process wrote, once it has ended.
+	checks []func(t *testing.T, lines []string)
 }
 
 // startProcess runs bin with args and an environment of env plus PATH and HOME
@@ -47,11 +49,20 @@ func startProcess(t *testing.T, stop os.Signal, env []string, bin string, args .
 		_ = p.cmd.Process.Signal(stop)
 		_ = p.cmd.Wait()
 		<-done
+		for _, check := range p.checks {
+			check(t, p.output())
+		}
 		if t.Failed() {
 			t.Logf("%s output:\n%s", bin, p.text())
 		}
 	})
 	return p
+}
+
+// checkOutput adds a check of everything the process wrote, run when the test
+// ends, after the process has stopped and its last line has been read.
+func (p *process) checkOutput(check func(t *testing.T, lines []string)) {
+	p.checks = append(p.checks, check)
 }
 
 func (p *process) output() []string {

@@ -158,7 +158,8 @@ type function struct {
 }
 
 // startFunction runs the binary with env (and nothing else of the test's
-// environment but PATH and HOME).
+// environment but PATH and HOME). When the test ends, every line the function
+// wrote must be one JSON object (see checkJSONLines).
 func startFunction(t *testing.T, env map[string]string) *function {
 	t.Helper()
 	api := startRuntimeAPI(t)
@@ -166,7 +167,9 @@ func startFunction(t *testing.T, env map[string]string) *function {
 	for k, v := range env {
 		vars = append(vars, k+"="+v)
 	}
-	return &function{process: startProcess(t, os.Kill, vars, bootstrap), api: api}
+	p := startProcess(t, os.Kill, vars, bootstrap)
+	p.checkOutput(checkJSONLines)
+	return &function{process: p, api: api}
 }
 
 func (f *function) invoke(t *testing.T, event []byte) result {

@@ -33,6 +33,8 @@ func main() {
 func setup(ctx context.Context) *authorizer.Authorizer {
 	cfg, err := config.FromEnv(os.Getenv, false)
 	log := logging.JSON(os.Stdout, cfg.LogLevel)
+	// What aws-lambda-go prints (each error the handler returns) must be JSON too.
+	logging.RouteStandardLog(log)
 	if err != nil {
 		log.Error("configuration error: every request will be denied", "error", err.Error())
 		return authorizer.Broken(err, gateway.Responder{SimpleResponses: cfg.SimpleResponses}, log)

@@ -30,43 +30,72 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // --claims: the claims verifier ignores it.
 const unverifiedBearer = "unverified.claims.from-a-file"
 
-func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// checkFlags are check's flags, parsed.
+type checkFlags struct {
+	event, kind, method, path, route      string
+	token, claims                         string
+	devIssuer                             bool
+	devProfile, sub, groups, roles, scope string
+	identitySource                        string
+	json, log                             bool
+	headers, bundles                      listFlag
+}
+
+// newCheckFlags defines check's flags on a new flag set writing to stderr.
+func newCheckFlags(stderr io.Writer) (*flag.FlagSet, *checkFlags) {
 	fs := flag.NewFlagSet("authz check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var (
-		eventFile  = fs.String("event", "", "an authorizer event `file` (JSON), or - for stdin; also the first argument")
-		kind       = fs.String("kind", "rest", "with no event file, the event kind to build: "+strings.Join(localgw.Kinds, ", "))
-		method     = fs.String("method", "GET", "with no event file, the request `method`")
-		path       = fs.String("path", "/", "with no event file, the request `path`, with an optional ?query")
-		route      = fs.String("route", "", "with no event file, the API's route `template` (default: the path)")
-		token      = fs.String("token", "", "a bearer `token` for the request, verified against AUTHZ_ISSUERS or the dev issuer")
-		claimsFile = fs.String("claims", "", "UNVERIFIED claims for the request, from a JSON `file`: no signature is checked")
-		devIssuer  = fs.Bool("dev-issuer", false, "start a development OIDC issuer on loopback and trust it")
-		devProfile = fs.String("dev-profile", "generic", "with --sub, the token shape: "+strings.Join(devissuer.Profiles, ", "))
-		sub        = fs.String("sub", "", "mint a token for this `subject` with the dev issuer (implies --dev-issuer)")
-		groups     = fs.String("groups", "", "with --sub: comma-separated groups")
-		roles      = fs.String("roles", "", "with --sub: comma-separated roles")
-		scopes     = fs.String("scopes", "", "with --sub: space- or comma-separated scopes")
-		sources    = fs.String("identity-source", "", "the authorizer's identity sources, for the cache check (default: AUTHZ_TOKEN_SOURCES)")
-		asJSON     = fs.Bool("json", false, "print one JSON object, for scripts")
-		logs       = fs.Bool("log", false, "also print the decision-log line to stderr")
-		headers    listFlag
-		bundles    listFlag
-	)
-	fs.Var(&headers, "header", "with no event file, a request header `Name: value` (repeatable)")
-	fs.Var(&bundles, "bundle", "a bundle `directory`, .tar.gz or URL (overrides AUTHZ_BUNDLE); repeat to layer directories")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	f := &checkFlags{}
+	fs.StringVar(&f.event, "event", "", "an authorizer event `file` (JSON), or - for stdin; also the argument")
+	fs.StringVar(&f.kind, "kind", "rest", "with no event file, the event kind to build: "+strings.Join(localgw.Kinds, ", "))
+	fs.StringVar(&f.method, "method", "GET", "with no event file, the request `method`")
+	fs.StringVar(&f.path, "path", "/", "with no event file, the request `path`, with an optional ?query")
+	fs.StringVar(&f.route, "route", "", "with no event file, the API's route `template` (default: the path)")
+	fs.StringVar(&f.token, "token", "", "a bearer `token` for the request, verified against AUTHZ_ISSUERS or the dev issuer")
+	fs.StringVar(&f.claims, "claims", "", "UNVERIFIED claims for the request, from a JSON `file`: no signature is checked")
+	fs.BoolVar(&f.devIssuer, "dev-issuer", false, "start a development OIDC issuer on loopback and trust it")
+	fs.StringVar(&f.devProfile, "dev-profile", "generic", "with --sub, the token shape: "+strings.Join(devissuer.Profiles, ", "))
+	fs.StringVar(&f.sub, "sub", "", "mint a token for this `subject` with the dev issuer (implies --dev-issuer)")
+	fs.StringVar(&f.groups, "groups", "", "with --sub: comma-separated groups")
+	fs.StringVar(&f.roles, "roles", "", "with --sub: comma-separated roles")
+	fs.StringVar(&f.scope, "scopes", "", "with --sub: space- or comma-separated scopes")
+	fs.StringVar(&f.identitySource, "identity-source", "", "the authorizer's identity sources, which key the cache, for the cache check: a comma `list` in API Gateway's syntax ($request.header.Authorization,$context.routeKey) or header:NAME, query:NAME, cookie:NAME, context:NAME, stage:NAME (default: AUTHZ_TOKEN_SOURCES)")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object, for scripts")
+	fs.BoolVar(&f.log, "log", false, "also print the decision-log line to stderr")
+	fs.Var(&f.headers, "header", "with no event file, a request header `Name: value` (repeatable)")
+	fs.Var(&f.bundles, "bundle", "a bundle `directory`, .tar.gz or URL (overrides AUTHZ_BUNDLE); repeat to layer directories")
+	return fs, f
+}
+
+// parseCheckArgs parses check's flags, wherever they are, and its argument,
+// the event file.
+func parseCheckArgs(args []string, stderr io.Writer) (*checkFlags, error) {
+	fs, f := newCheckFlags(stderr)
+	rest, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return nil, err
 	}
-	if *eventFile == "" && fs.NArg() > 0 {
-		*eventFile = fs.Arg(0)
+	if len(rest) == 1 {
+		if f.event != "" {
+			fmt.Fprintf(stderr, "authz check: --event %s and the argument %s: give one event file\n", f.event, rest[0])
+			return nil, errArguments
+		}
+		f.event = rest[0]
+	}
+	return f, nil
+}
+
+func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	f, err := parseCheckArgs(args, stderr)
+	if err != nil {
+		return exitUsage
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "authz check: "+format+"\n", a...)
 		return exitUsage
 	}
 	given := 0
-	for _, v := range []string{*sub, *token, *claimsFile} {
+	for _, v := range []string{f.sub, f.token, f.claims} {
 		if v != "" {
 			given++
 		}
@@ -74,41 +103,43 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if given > 1 {
 		return fail("give one of --sub, --token and --claims")
 	}
-	if *sub != "" {
-		*devIssuer = true
+	if f.sub != "" {
+		f.devIssuer = true
 	}
 
 	cfg, err := config.FromEnv(os.Getenv, true) // a local tool: no issuer is needed for anonymous requests
 	if err != nil {
 		return fail("%v", err)
 	}
-	if _, err := chooseBundle(&cfg, bundles, false); err != nil {
+	dirs, err := chooseBundle(&cfg, f.bundles)
+	if err != nil {
 		return fail("%v", err)
 	}
-	idSources := cfg.TokenSources
-	if *sources != "" {
-		if idSources, err = identity.ParseSources(*sources); err != nil {
+	idSources := localgw.IdentitySourcesOf(cfg.TokenSources)
+	if f.identitySource != "" {
+		if idSources, err = localgw.ParseIdentitySources(f.identitySource); err != nil {
 			return fail("--identity-source: %v", err)
 		}
 	}
-	if *devIssuer {
-		dev, err := devissuer.Start(devissuer.Options{Profile: *devProfile})
+	token := f.token
+	if f.devIssuer {
+		dev, err := devissuer.Start(devissuer.Options{Profile: f.devProfile})
 		if err != nil {
 			return fail("%v", err)
 		}
 		defer dev.Close()
-		cfg.Issuers = append(cfg.Issuers, identity.IssuerConfig{Issuer: dev.URL, Profile: *devProfile,
+		cfg.Issuers = append(cfg.Issuers, identity.IssuerConfig{Issuer: dev.URL, Profile: f.devProfile,
 			Audiences: []string{dev.AcceptedAudience()}, AccessTokenIssuer: dev.AccessTokenIssuer()})
-		if *sub != "" {
-			p := devissuer.Principal{Subject: *sub, Groups: splitList(*groups, ","), Roles: splitList(*roles, ","), Scopes: splitList(*scopes, ", ")}
-			if *token, err = dev.MintFor(p); err != nil {
+		if f.sub != "" {
+			p := devissuer.Principal{Subject: f.sub, Groups: splitList(f.groups, ","), Roles: splitList(f.roles, ","), Scopes: splitList(f.scope, ", ")}
+			if token, err = dev.MintFor(p); err != nil {
 				return fail("minting a token: %v", err)
 			}
 		}
 	}
 	var verifier authorizer.Verifier
-	if *claimsFile != "" {
-		claims, err := readClaims(*claimsFile)
+	if f.claims != "" {
+		claims, err := readClaims(f.claims)
 		if err != nil {
 			return fail("--claims: %v", err)
 		}
@@ -117,48 +148,51 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 		verifier = claimsVerifier{issuers.Unverified(claims)}
-		*token = unverifiedBearer // the claims stand for a token
+		token = unverifiedBearer // the claims stand for a token
 	}
 
 	var raw []byte
 	switch {
-	case *eventFile == "-":
+	case f.event == "-":
 		raw, err = io.ReadAll(stdin)
-	case *eventFile != "":
-		raw, err = os.ReadFile(*eventFile)
+	case f.event != "":
+		raw, err = os.ReadFile(f.event)
 	default:
 		h := http.Header{}
-		for _, hv := range headers {
+		for _, hv := range f.headers {
 			name, value, ok := strings.Cut(hv, ":")
 			if !ok {
 				return fail("--header %q is not Name: value", hv)
 			}
 			h.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 		}
-		raw, err = localgw.Event(localgw.Request{Kind: *kind, Method: *method, Path: *path, Route: *route, Headers: h}, localgw.DefaultAPI)
+		raw, err = localgw.Event(localgw.Request{Kind: f.kind, Method: f.method, Path: f.path, Route: f.route, Headers: h}, localgw.DefaultAPI)
 	}
-	if err == nil && *token != "" {
+	if err == nil && token != "" {
 		// Put the token where the authorizer looks for it (AUTHZ_TOKEN_SOURCES).
-		raw, err = localgw.WithToken(raw, cfg.TokenSources, *token)
+		raw, err = localgw.WithToken(raw, cfg.TokenSources, token)
 	}
 	if err != nil {
 		return fail("%v", err)
 	}
 
 	logOut := io.Discard
-	if *logs {
+	if f.log {
 		logOut = stderr
 	}
 	log := logging.JSON(logOut, cfg.LogLevel)
 	ctx := context.Background()
 	a, err := authorizer.BuildWithVerifier(ctx, cfg, log, verifier)
 	if err != nil {
-		return fail("%v", err)
+		return fail("%s", localgw.NameSourceFiles(err.Error(), dirs))
 	}
 	res := a.Authorize(ctx, raw)
-	rep := newReport(res, a.Revision(), *claimsFile != "")
+	rep := newReport(res, a.Revision(), f.claims != "")
 	rep.CacheWarnings = localgw.CacheWarnings(ctx, a, res, idSources)
-	if *asJSON {
+	if res.Decision != nil {
+		rep.GrantWarnings = localgw.WildcardWarnings(res.Decision.Grants)
+	}
+	if f.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
@@ -218,6 +252,7 @@ type report struct {
 	MethodARN     string             `json:"method_arn,omitempty"`
 	GatewayAllow  *bool              `json:"api_gateway_allows,omitempty"`
 	CacheWarnings []string           `json:"cache_warnings"`
+	GrantWarnings []string           `json:"grant_warnings"`
 	Grants        []map[string]any   `json:"grants,omitempty"`
 	res           *authorizer.Result `json:"-"`
 }
@@ -338,6 +373,9 @@ func (r *report) print(w io.Writer) {
 		line("Cache", "safe: a cached response answers this caller's other requests as the policy would")
 	default:
 		line("Cache", "UNSAFE with authorizer caching on (TTL > 0):%s- %s", indent, strings.Join(r.CacheWarnings, indent+"- "))
+	}
+	if len(r.GrantWarnings) > 0 {
+		line("Wildcards", "%s", strings.Join(r.GrantWarnings, indent))
 	}
 	line("Decision", "%s (policy %s)", r.DecisionID, r.Revision)
 	if res.Response != nil {

@@ -4,6 +4,8 @@
 //	authz check [flags] [EVENT.json|-]   decide one request and explain it
 //	authz serve [flags]                 a local API Gateway in front of the core
 //	authz token --sub S [flags]         a token from the dev issuer of authz serve
+//	authz bundle [flags] DIR...         one signed bundle from policy folders
+//	authz init DIR                      a starter policy repository
 //	authz version                       print the versions of authz and OPA
 package main
 
@@ -40,6 +42,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "token":
 		return token(args[1:], stdout, stderr)
+	case "bundle":
+		return buildBundle(args[1:], stdout, stderr)
+	case "init":
+		return initRepo(args[1:], stdout, stderr)
 	case "version":
 		printVersion(stdout)
 		return exitAllow
@@ -60,6 +66,8 @@ Usage:
   authz check [flags] [EVENT.json|-]   decide one request with the authorizer's core and explain it
   authz serve [flags]                 run a local API Gateway (127.0.0.1) in front of the core
   authz token --sub S [flags]         mint a token with the dev issuer of authz serve --dev-issuer
+  authz bundle [flags] DIR...         build one bundle (.tar.gz) from policy folders, with roots, revision, signature
+  authz init DIR                      write a starter policy repository: lib, schema, policy, tests, Makefile, CI
   authz version                       print versions
 
 Run "authz COMMAND -h" for its flags. Configuration comes from the same AUTHZ_*

@@ -34,7 +34,9 @@ type Options struct {
 	Addr string
 	// Algorithm signs tokens: RS256 (default), PS256 or ES256.
 	Algorithm string
-	// Audience is the default aud of minted tokens. Default "api://default".
+	// Audience is the default aud of minted tokens. Default "api://default",
+	// or EntraAPIClientID for the entra profile, whose v2 tokens carry the
+	// API's application id.
 	Audience string
 	// TTL is the default lifetime of minted tokens. Default one hour.
 	TTL time.Duration
@@ -48,8 +50,10 @@ type Options struct {
 	// (see Profiles) and, when Path is empty, puts the issuer where that
 	// provider's is. Default "generic".
 	Profile string
-	// MintEndpoint serves POST /mint, which mints a token for a JSON Principal:
-	// anyone who can reach the loopback address can mint tokens.
+	// MintEndpoint serves POST /mint, which mints a token for a JSON Principal,
+	// and GET /issuers, the AUTHZ_ISSUERS that trusts what it mints (Trusted),
+	// for other processes: anyone who can reach the loopback address can mint
+	// tokens.
 	MintEndpoint bool
 	// AllProfiles also serves an issuer for every other profile, each where
 	// that provider's would be (see IssuerFor), all with the same keys, so that
@@ -80,14 +84,14 @@ func Start(opts Options) (*Issuer, error) {
 	if opts.Algorithm == "" {
 		opts.Algorithm = "RS256"
 	}
-	if opts.Audience == "" {
-		opts.Audience = "api://default"
-	}
 	if opts.TTL <= 0 {
 		opts.TTL = time.Hour
 	}
 	if opts.Profile == "" {
 		opts.Profile = "generic"
+	}
+	if opts.Audience == "" {
+		opts.Audience = defaultAudience(opts.Profile)
 	}
 	if pathOf(opts.Profile) == "" && opts.Profile != "generic" {
 		return nil, fmt.Errorf("devissuer: profile %q is not one of %s", opts.Profile, strings.Join(Profiles, ", "))
@@ -126,6 +130,7 @@ func Start(opts Options) (*Issuer, error) {
 	}
 	if opts.MintEndpoint {
 		mux.HandleFunc("POST /mint", iss.serveMint)
+		mux.HandleFunc("GET /issuers", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, iss.Trusted()) })
 	}
 	iss.server = &http.Server{Handler: loopback.Guard(mux), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = iss.server.Serve(ln) }()
@@ -134,6 +139,10 @@ func Start(opts Options) (*Issuer, error) {
 
 // Close stops the server.
 func (i *Issuer) Close() error { return i.server.Close() }
+
+// Origin is http://127.0.0.1:PORT, where POST /mint and GET /issuers live
+// whatever the issuer's path.
+func (i *Issuer) Origin() string { return i.origin }
 
 // JWKSURL is the URL of the key set.
 func (i *Issuer) JWKSURL() string { return strings.TrimSuffix(i.URL, "/") + "/keys" }

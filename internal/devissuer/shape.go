@@ -3,6 +3,7 @@ package devissuer
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,6 +12,20 @@ import (
 
 // DevTenant is the Entra tenant id of tokens shaped like Entra's.
 const DevTenant = "00000000-0000-4000-8000-00000000d3e5"
+
+// EntraAPIClientID is the aud of tokens shaped like Entra's: the application
+// (client) id of the API's app registration, a GUID, which is what Entra puts
+// in the aud of v2 access tokens (accessTokenAcceptedVersion 2). Only v1
+// tokens carry an App ID URI such as api://orders.
+const EntraAPIClientID = "00000000-0000-4000-8000-0000000a9100"
+
+// defaultAudience is the aud of profile's tokens when Options.Audience is empty.
+func defaultAudience(profile string) string {
+	if profile == "entra" {
+		return EntraAPIClientID
+	}
+	return "api://default"
+}
 
 // Principal is who a minted token speaks for, and the shape of the token.
 type Principal struct {
@@ -22,6 +37,10 @@ type Principal struct {
 	Scopes  []string `json:"scopes,omitempty"`
 	Client  string   `json:"client,omitempty"`
 	TTL     int      `json:"ttl_seconds,omitempty"`
+	// Claims are set last, over the shape's: any claim, the registered ones
+	// (iss, aud, exp, iat, nbf) included. Values are anything encoding/json
+	// marshals; json.RawMessage and json.Number go out as written.
+	Claims map[string]any `json:"claims,omitempty"`
 }
 
 // DefaultClient is the client id of minted tokens when the principal names none.
@@ -32,12 +51,44 @@ const DefaultClient = "dev-client"
 // client id that stands for it.
 func (i *Issuer) AcceptedAudience() string { return i.AcceptedAudienceFor(i.opts.Profile) }
 
-// AcceptedAudienceFor is AcceptedAudience for profile's tokens.
+// AcceptedAudienceFor is AcceptedAudience for profile's tokens, which are also
+// their aud: the issuer's audience for its own profile; for the other shapes
+// of an issuer with Options.AllProfiles, that shape's default (EntraAPIClientID
+// for Entra's, the issuer's audience for the others).
 func (i *Issuer) AcceptedAudienceFor(profile string) string {
-	if profile == "cognito" {
+	switch {
+	case profile == "cognito":
 		return DefaultClient
+	case profile == i.opts.Profile:
+		return i.opts.Audience
+	case profile == "entra":
+		return defaultAudience(profile)
 	}
 	return i.opts.Audience
+}
+
+// TrustedIssuer is one entry of AUTHZ_ISSUERS, in its JSON form.
+type TrustedIssuer struct {
+	Issuer            string   `json:"issuer"`
+	Profile           string   `json:"profile"`
+	Audiences         []string `json:"audiences"`
+	AccessTokenIssuer string   `json:"access_token_issuer,omitempty"`
+}
+
+// Trusted is the AUTHZ_ISSUERS under which every token MintFor can mint
+// verifies: one entry per shape, side by side (only the issuer's own without
+// Options.AllProfiles). A verifier trusting it accepts any of its tokens.
+func (i *Issuer) Trusted() []TrustedIssuer {
+	profiles := []string{i.opts.Profile}
+	if i.opts.AllProfiles {
+		profiles = Profiles
+	}
+	out := make([]TrustedIssuer, 0, len(profiles))
+	for _, p := range profiles {
+		out = append(out, TrustedIssuer{Issuer: i.IssuerFor(p), Profile: p,
+			Audiences: []string{i.AcceptedAudienceFor(p)}, AccessTokenIssuer: i.AccessTokenIssuerFor(p)})
+	}
+	return out
 }
 
 // Profiles lists the token shapes the issuer can mint.
@@ -83,8 +134,9 @@ func (i *Issuer) AccessTokenIssuerFor(profile string) string {
 }
 
 // MintFor signs a token for p, shaped like the access tokens of the issuer's
-// profile: Okta's scp array and uid, Entra's oid and tid, AD FS's upn and group,
-// Cognito's client_id and cognito:groups, or generic scope and groups.
+// profile: Okta's scp array and uid, Entra's (v2) oid, tid and application id
+// audience, AD FS's upn and group, Cognito's client_id and cognito:groups, or
+// generic scope and groups; then p.Claims over them.
 func (i *Issuer) MintFor(p Principal) (string, error) {
 	if p.Subject == "" {
 		return "", fmt.Errorf("devissuer: a subject is required")
@@ -103,7 +155,7 @@ func (i *Issuer) MintFor(p Principal) (string, error) {
 		client = DefaultClient
 	}
 	c := i.Claims(p.Subject)
-	c["iss"] = i.IssuerFor(profile)
+	c["iss"], c["aud"] = i.IssuerFor(profile), i.AcceptedAudienceFor(profile)
 	if p.TTL > 0 {
 		c["exp"] = time.Now().Add(time.Duration(p.TTL) * time.Second).Unix()
 	}
@@ -141,6 +193,7 @@ func (i *Issuer) MintFor(p Principal) (string, error) {
 	default:
 		c["client_id"], c["scope"], c["groups"], c["roles"] = client, scopes, nonNil(p.Groups), nonNil(p.Roles)
 	}
+	maps.Copy(c, p.Claims)
 	return i.Mint(c, header)
 }
 
@@ -173,7 +226,9 @@ func (i *Issuer) serveMint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p Principal
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&p); err != nil {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.UseNumber() // a claim's number is minted with every digit it was sent with
+	if err := dec.Decode(&p); err != nil {
 		http.Error(w, "a JSON principal is expected: "+err.Error(), http.StatusBadRequest)
 		return
 	}

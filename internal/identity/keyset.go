@@ -40,6 +40,7 @@ type keySet struct {
 	keys      []jose.JSONWebKey
 	fetchedAt time.Time     // last successful fetch
 	triedAt   time.Time     // last attempt, successful or not
+	lastErr   error         // why the last attempt failed; nil if it succeeded
 	inflight  chan struct{} // closed when the running fetch ends
 }
 
@@ -129,22 +130,27 @@ func (k *keySet) current() (keys []jose.JSONWebKey, stale bool) {
 	return k.keys, k.keys != nil && k.now().Sub(k.fetchedAt) > k.maxAge
 }
 
-// refresh fetches the key set and waits for the result, unless an attempt ran
-// within the cooldown. Callers arriving during a fetch wait for that one.
+// refresh brings the key set as up to date as the cooldown allows and reports
+// whether the latest attempt succeeded: it fetches the set and waits for the
+// result, or waits for the fetch running. Within the cooldown it fetches nothing
+// and reports the last attempt's outcome, so that a caller arriving just after a
+// successful fetch (another issuer warming the same key set) is told the keys
+// are there, not that the set cannot be fetched.
 func (k *keySet) refresh(ctx context.Context) error {
-	done, ok := k.start()
-	if !ok {
-		return fail(ReasonUnavailable, "the key set of %s was fetched less than %s ago", k.url, k.cooldown)
-	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fail(ReasonUnavailable, "waiting for the key set of %s: %v", k.url, ctx.Err())
+	if done, ok := k.start(); ok {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fail(ReasonUnavailable, "waiting for the key set of %s: %v", k.url, ctx.Err())
+		}
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.keys == nil || k.fetchedAt.Before(k.triedAt) {
-		return fail(ReasonUnavailable, "fetching the key set of %s failed", k.url)
+	if k.lastErr != nil {
+		return fail(ReasonUnavailable, "the last fetch of the key set of %s failed (no new attempt within %s of it): %v", k.url, k.cooldown, k.lastErr)
+	}
+	if k.keys == nil {
+		return fail(ReasonUnavailable, "the key set of %s has not been fetched", k.url)
 	}
 	return nil
 }
@@ -172,6 +178,7 @@ func (k *keySet) fetch(done chan struct{}) {
 	keys, err := k.download()
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.lastErr = err
 	if err == nil {
 		k.keys = keys
 		k.fetchedAt = k.now()

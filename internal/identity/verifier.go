@@ -135,7 +135,9 @@ func New(issuers []IssuerConfig, opts Options) (*Verifier, error) {
 }
 
 // Warm discovers every issuer and fetches its keys, so that the first requests do
-// not wait for them. Failures are returned and retried on use.
+// not wait for them. Issuers sharing a key set fetch it once: whichever comes
+// after that fetch gets its outcome (see keySet.refresh). Failures are returned
+// and retried on use.
 func (v *Verifier) Warm(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -17,6 +17,8 @@ import (
 // API names the API a local request is made to.
 type API struct {
 	ID, Stage, Region, AccountID string
+	// StageVariables are the stage's variables, in every event.
+	StageVariables map[string]string
 }
 
 // DefaultAPI is the made-up API of local runs.
@@ -66,6 +68,10 @@ func Event(r Request, api API) ([]byte, error) {
 	single, multi := flatten(r.Headers)
 	userAgent := single["User-Agent"]
 	domain := api.ID + ".execute-api.localhost"
+	stageVariables := api.StageVariables
+	if stageVariables == nil {
+		stageVariables = map[string]string{}
+	}
 
 	var ev map[string]any
 	switch r.Kind {
@@ -74,7 +80,7 @@ func Event(r Request, api API) ([]byte, error) {
 			"type": "REQUEST", "methodArn": methodARN, "resource": route, "path": path, "httpMethod": method,
 			"headers": single, "multiValueHeaders": multi,
 			"queryStringParameters": lastValues(query), "multiValueQueryStringParameters": map[string][]string(query),
-			"pathParameters": map[string]string{}, "stageVariables": map[string]string{},
+			"pathParameters": map[string]string{}, "stageVariables": stageVariables,
 			"requestContext": map[string]any{
 				"accountId": api.AccountID, "apiId": api.ID, "stage": api.Stage, "domainName": domain,
 				"requestId": requestID, "requestTimeEpoch": now.UnixMilli(), "httpMethod": method,
@@ -110,7 +116,7 @@ func Event(r Request, api API) ([]byte, error) {
 			"version": "2.0", "type": "REQUEST", "routeArn": methodARN, "routeKey": method + " " + route,
 			"rawPath": "/" + api.Stage + path, "rawQueryString": rawQuery, "cookies": cookies,
 			"headers": lower, "queryStringParameters": joined, "pathParameters": map[string]string{},
-			"stageVariables": map[string]string{},
+			"stageVariables": stageVariables,
 			"requestContext": map[string]any{
 				"accountId": api.AccountID, "apiId": api.ID, "stage": api.Stage, "domainName": domain,
 				"requestId": requestID, "routeKey": method + " " + route, "timeEpoch": now.UnixMilli(),
@@ -122,7 +128,7 @@ func Event(r Request, api API) ([]byte, error) {
 		ev = map[string]any{
 			"type": "REQUEST", "methodArn": arnBase + "$connect", "headers": single, "multiValueHeaders": multi,
 			"queryStringParameters": lastValues(query), "multiValueQueryStringParameters": map[string][]string(query),
-			"stageVariables": map[string]string{},
+			"stageVariables": stageVariables,
 			"requestContext": map[string]any{
 				"routeKey": "$connect", "eventType": "CONNECT", "messageDirection": "IN",
 				"connectionId": fmt.Sprintf("local%d=", now.UnixNano()%1e9), "connectedAt": now.UnixMilli(),

@@ -11,7 +11,6 @@ import (
 
 	"github.com/apigw-authz/authz/internal/authorizer"
 	"github.com/apigw-authz/authz/internal/gateway"
-	"github.com/apigw-authz/authz/internal/identity"
 )
 
 // Headers that carry the authorizer's result to the backend. Values a client
@@ -32,7 +31,7 @@ type Options struct {
 	// IdentitySources are what API Gateway requires before it calls the
 	// authorizer, and keys its cache on. Empty calls the authorizer every time
 	// and needs CacheTTL 0, as in API Gateway.
-	IdentitySources identity.Sources
+	IdentitySources IdentitySources
 	// CacheTTL is the authorizer result cache's time to live; 0 turns it off.
 	CacheTTL time.Duration
 	Backend  http.Handler
@@ -99,11 +98,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve answers one request and returns what the log line says of it.
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (status int, outcome, cache string) {
-	key, ok := g.identityKey(r)
-	if !ok {
-		g.refuse(w, http.StatusUnauthorized, "")
-		return http.StatusUnauthorized, "identity source missing: authorizer not called", "-"
-	}
 	event, err := Event(Request{Kind: g.opts.Kind, Method: r.Method, Path: r.URL.RequestURI(), Headers: r.Header, SourceIP: sourceIP(r)}, g.opts.API)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -113,6 +107,14 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (status int, out
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return http.StatusInternalServerError, "event", "-"
+	}
+	// The key is read from the request as the event carries it, the way
+	// authz check reads it from the input document: the two agree on what
+	// the cache keys on.
+	key, ok := g.opts.IdentitySources.Key(ev.Request.Document())
+	if !ok {
+		g.refuse(w, http.StatusUnauthorized, "")
+		return http.StatusUnauthorized, "identity source missing: authorizer not called", "-"
 	}
 
 	response, cache := g.lookup(key)
@@ -153,31 +155,6 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (status int, out
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	g.opts.Backend.ServeHTTP(rec, fwd)
 	return rec.status, outcome, cache
-}
-
-// identityKey returns the cache key made of the identity sources' values, and
-// false when one is missing: API Gateway then answers 401 without calling the
-// authorizer.
-func (g *Gateway) identityKey(r *http.Request) (string, bool) {
-	parts := make([]string, 0, len(g.opts.IdentitySources))
-	for _, src := range g.opts.IdentitySources {
-		var v string
-		switch src.Kind {
-		case "header":
-			v = strings.Join(r.Header.Values(src.Name), ",")
-		case "query":
-			v = r.URL.Query().Get(src.Name)
-		case "cookie":
-			if c, err := r.Cookie(src.Name); err == nil {
-				v = c.Value
-			}
-		}
-		if v == "" {
-			return "", false
-		}
-		parts = append(parts, v)
-	}
-	return strings.Join(parts, "\x00"), true
 }
 
 func (g *Gateway) lookup(key string) (any, string) {

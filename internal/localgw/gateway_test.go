@@ -38,6 +38,17 @@ func newFixture(t *testing.T) *fixture {
 // default policy), counting its calls.
 func (f *fixture) core(t *testing.T, rego string, simple bool) Authorize {
 	t.Helper()
+	a := f.authorizer(t, rego, simple)
+	return func(ctx context.Context, event []byte) *authorizer.Result {
+		f.calls.Add(1)
+		return a.Authorize(ctx, event)
+	}
+}
+
+// authorizer builds the authorizer on the policy in rego ("" for the embedded
+// default policy), trusting the fixture's issuer.
+func (f *fixture) authorizer(t *testing.T, rego string, simple bool) *authorizer.Authorizer {
+	t.Helper()
 	cfg, err := config.FromEnv(func(string) string { return "" }, true)
 	if err != nil {
 		t.Fatal(err)
@@ -55,10 +66,7 @@ func (f *fixture) core(t *testing.T, rego string, simple bool) Authorize {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func(ctx context.Context, event []byte) *authorizer.Result {
-		f.calls.Add(1)
-		return a.Authorize(ctx, event)
-	}
+	return a
 }
 
 func (f *fixture) token(t *testing.T, sub string, groups ...string) string {
@@ -71,7 +79,7 @@ func (f *fixture) token(t *testing.T, sub string, groups ...string) string {
 }
 
 func (f *fixture) gateway(t *testing.T, kind string, ttl time.Duration, core Authorize) *Gateway {
-	return New(Options{Kind: kind, API: DefaultAPI, IdentitySources: identity.DefaultSources, CacheTTL: ttl,
+	return New(Options{Kind: kind, API: DefaultAPI, IdentitySources: IdentitySourcesOf(identity.DefaultSources), CacheTTL: ttl,
 		Now: func() time.Time { return f.now }}, core)
 }
 
@@ -258,5 +266,75 @@ func TestGatewayCacheKeepsDenyingAmbiguousPaths(t *testing.T) {
 	}
 	if n := f.calls.Load(); n != 1 {
 		t.Errorf("the authorizer was called %d times; the test means to exercise the cache", n)
+	}
+}
+
+// What authz check predicts of a policy whose grants move with the request,
+// authz serve shows: the caller's next invoice is refused from the cache.
+func TestGatewayShowsGrantsThatMoveWithTheRequest(t *testing.T) {
+	f := newFixture(t)
+	policy := "package authz\n\n" + requestGrants + "\n"
+	tok := f.token(t, "bob")
+	g := f.gateway(t, "rest", 300*time.Second, f.core(t, policy, false))
+	if w := do(t, g, "GET", "/invoices/7", tok); w.Code != 200 {
+		t.Fatalf("GET /invoices/7: %d", w.Code)
+	}
+	if w := do(t, g, "GET", "/invoices/8", tok); w.Code != 403 || f.calls.Load() != 1 {
+		t.Fatalf("GET /invoices/8: %d after %d authorizer calls; want 403 from the cache", w.Code, f.calls.Load())
+	}
+	a := f.authorizer(t, policy, false)
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+tok)
+	event, _ := Event(Request{Kind: "rest", Method: "GET", Path: "/invoices/7", Headers: h}, DefaultAPI)
+	warnings := CacheWarnings(context.Background(), a, a.Authorize(context.Background(), event), IdentitySourcesOf(identity.DefaultSources))
+	if !strings.Contains(strings.Join(warnings, "\n"), "GET /invoices/8") {
+		t.Fatalf("authz check does not predict the refusal of GET /invoices/8: %q", warnings)
+	}
+}
+
+// The README's configuration for HTTP APIs with simple responses keys the
+// cache on the route too: a cached yes for one route no longer answers
+// another. Every source must be present, or 401 without the authorizer.
+func TestGatewayIdentitySourcesOfAPIGateway(t *testing.T) {
+	f := newFixture(t)
+	reader := f.token(t, "bob", "orders-readers")
+	tests := []struct {
+		name, sources string
+		stage         map[string]string
+		deleteStatus  int
+	}{
+		{"the token only: a cached yes answers DELETE", "$request.header.Authorization", nil, 200},
+		{"the token and the route key", "$request.header.Authorization,$context.routeKey", nil, 403},
+		{"REST syntax, the method", "method.request.header.Authorization,context.httpMethod", nil, 403},
+		{"a stage variable", "$request.header.Authorization,$stageVariables.env", map[string]string{"env": "dev"}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sources, err := ParseIdentitySources(tt.sources)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.calls.Store(0)
+			api := DefaultAPI
+			api.StageVariables = tt.stage
+			g := New(Options{Kind: "http", API: api, IdentitySources: sources, CacheTTL: 300 * time.Second,
+				Now: func() time.Time { return f.now }}, f.core(t, "", true))
+			if w := do(t, g, "GET", "/orders/1", reader); w.Code != 200 {
+				t.Fatalf("GET: %d", w.Code)
+			}
+			if w := do(t, g, "DELETE", "/orders/1", reader); w.Code != tt.deleteStatus {
+				t.Fatalf("DELETE: %d, want %d", w.Code, tt.deleteStatus)
+			}
+			calls := f.calls.Load()
+			if w := do(t, g, "GET", "/orders/1", ""); w.Code != 401 || f.calls.Load() != calls {
+				t.Fatalf("no token: %d, authorizer called %d times more", w.Code, f.calls.Load()-calls)
+			}
+		})
+	}
+	sources, _ := ParseIdentitySources("$request.header.Authorization,$stageVariables.env")
+	g := New(Options{Kind: "http", API: DefaultAPI, IdentitySources: sources, CacheTTL: 300 * time.Second}, f.core(t, "", true))
+	f.calls.Store(0)
+	if w := do(t, g, "GET", "/orders/1", reader); w.Code != 401 || f.calls.Load() != 0 {
+		t.Fatalf("a stage without the variable: %d, authorizer called %d times", w.Code, f.calls.Load())
 	}
 }

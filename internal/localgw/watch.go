@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 )
 
@@ -55,4 +57,27 @@ func fingerprint(paths []string) string {
 		}
 	}
 	return string(h.Sum(nil))
+}
+
+// bundleFileName finds the names of a bundle's files in an error: OPA names
+// them from the bundle's root, as in "/policy.rego:21: rego_parse_error".
+var bundleFileName = regexp.MustCompile(`(^|[\s(])(/[^\s:()"]+)`)
+
+// NameSourceFiles names the files in a policy error by their path, folder
+// included, rather than from the bundle's root ("/policy.rego:21"), so that
+// an author with several folders layered into one bundle knows which file to
+// open. A name is looked up in dirs in order, as the layered bundle does;
+// a name found in none stays as it was.
+func NameSourceFiles(msg string, dirs []string) string {
+	return bundleFileName.ReplaceAllStringFunc(msg, func(m string) string {
+		lead := m[:len(m)-len(strings.TrimLeft(m, " \t\n\r("))]
+		name := m[len(lead):]
+		for _, dir := range dirs {
+			file := filepath.Join(dir, filepath.FromSlash(name))
+			if info, err := os.Stat(file); err == nil && !info.IsDir() {
+				return lead + file
+			}
+		}
+		return m
+	})
 }

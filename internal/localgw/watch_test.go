@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,5 +36,21 @@ func TestWatchSeesEdits(t *testing.T) {
 	case <-changes:
 		t.Fatal("a change was reported with nothing changed")
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// A policy error names its file from the bundle's root; the author needs the
+// folder too, which of the layered folders holds it.
+func TestNameSourceFiles(t *testing.T) {
+	policy, lib := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(policy, "policy.rego"), []byte("package authz\n"), 0o644)
+	os.MkdirAll(filepath.Join(lib, "lib"), 0o755)
+	os.WriteFile(filepath.Join(lib, "lib", "iam.rego"), []byte("package lib.iam\n"), 0o644)
+	msg := "reading a + b: 2 errors occurred:\n/policy.rego:21: rego_parse_error: unexpected eof\n/lib/iam.rego:3: rego_unsafe_var_error: var y is unsafe (/elsewhere.rego:1)"
+	got := NameSourceFiles(msg, []string{policy, lib})
+	for _, want := range []string{"\n" + filepath.Join(policy, "policy.rego") + ":21: ", "\n" + filepath.Join(lib, "lib", "iam.rego") + ":3: ", "(/elsewhere.rego:1)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%q lacks %q", got, want)
+		}
 	}
 }

@@ -32,6 +32,16 @@ func JSON(w io.Writer, level slog.Leveler) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: cleanAttr}))
 }
 
+// RouteStandardLog makes l, marked "logger":"stdlib", slog's default logger, and
+// so the standard log package's output: each log.Printf becomes one line of l at
+// info level, cleaned like every other. aws-lambda-go reports every error a
+// handler returns (a 401's "Unauthorized"), and why its runtime loop ended, with
+// log.Printf; without this, those are dated text lines among the JSON ones, which
+// a pipeline reading one JSON object per line cannot take.
+func RouteStandardLog(l *slog.Logger) {
+	slog.SetDefault(l.With("logger", "stdlib"))
+}
+
 // Text returns a logger writing logfmt-style lines to w, for people at a terminal.
 func Text(w io.Writer, level slog.Leveler) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: cleanAttr}))

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 )
@@ -89,5 +91,38 @@ func TestLinesAreClipped(t *testing.T) {
 	Text(&buf, slog.LevelInfo).Info("x", "path", long)
 	if n := buf.Len(); n > 2*MaxValueBytes {
 		t.Errorf("a text line has %d bytes", n)
+	}
+}
+
+// TestStandardLogWritesJSON prints what aws-lambda-go prints with the standard
+// logger (its report of a handler's error, a runtime API failure quoting a URL)
+// and checks that each comes out as one cleaned JSON line among the others.
+func TestStandardLogWritesJSON(t *testing.T) {
+	prev := slog.Default()
+	t.Cleanup(func() {
+		slog.SetDefault(prev)
+		log.SetOutput(os.Stderr)
+		log.SetFlags(log.LstdFlags)
+	})
+	var buf bytes.Buffer
+	RouteStandardLog(JSON(&buf, slog.LevelInfo))
+	log.Printf("%s", `{"errorMessage":"Unauthorized","errorType":"errorString"}`)
+	log.Printf("runtime API client failed to close %s response body: %v", "http://127.0.0.1:9001/next?X-Amz-Signature=SIGSECRET", "EOF")
+	want := []string{
+		`{"errorMessage":"Unauthorized","errorType":"errorString"}`,
+		"runtime API client failed to close http://127.0.0.1:9001/next?REDACTED response body: EOF",
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), buf.String())
+	}
+	for i, line := range lines {
+		var m struct{ Time, Level, Msg, Logger string }
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("line %d is not one JSON object: %v\n%s", i+1, err, line)
+		}
+		if m.Time == "" || m.Level != "INFO" || m.Msg != want[i] || m.Logger != "stdlib" {
+			t.Errorf("line %d: %+v, want msg %q at INFO from logger stdlib", i+1, m, want[i])
+		}
 	}
 }
