@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,17 +76,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// freeLoopbackPort is a port nothing listens on at 127.0.0.1, for now.
-func freeLoopbackPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-}
-
 // startEmulator runs the bootstrap under the emulator with env and nothing
 // else of the test's environment but PATH and HOME. The emulator hands its
 // whole environment to the bootstrap and sets AWS_LAMBDA_RUNTIME_API itself.
@@ -110,8 +98,8 @@ func startEmulator(t *testing.T, env map[string]string) *emulator {
 }
 
 func tryEmulator(t *testing.T, bin string, env map[string]string) (*emulator, error) {
-	invokeAddr := "127.0.0.1:" + freeLoopbackPort(t)
-	runtimeAddr := "127.0.0.1:" + freeLoopbackPort(t)
+	invokeAddr := freeAddr(t)
+	runtimeAddr := freeAddr(t)
 	e := &emulator{invokeURL: "http://" + invokeAddr + "/2015-03-31/functions/function/invocations", out: &syncBuffer{}, exited: make(chan struct{})}
 	e.cmd = exec.Command(bin, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", runtimeAddr, "--log-level", "warn", bootstrap)
 	e.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
@@ -197,18 +185,7 @@ func (e *emulator) invoke(t *testing.T, requestID string, event []byte) result {
 // emulator copies from the function's stdout.
 func (e *emulator) decisionLog(t *testing.T, requestID string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, line := range strings.Split(e.out.String(), "\n") {
-			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "decision" && m["lambda_request_id"] == requestID {
-				return m
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("no decision log line for %s", requestID)
-	return nil
+	return waitForDecision(t, func() []string { return strings.Split(e.out.String(), "\n") }, requestID)
 }
 
 // sampleEvent is a file of testdata/events with its token placeholder replaced,

@@ -181,9 +181,16 @@ func (f *function) invoke(t *testing.T, event []byte) result {
 // Lambda request id and returns it decoded.
 func (f *function) decisionLog(t *testing.T, lambdaRequestID string) map[string]any {
 	t.Helper()
+	return waitForDecision(t, f.output, lambdaRequestID)
+}
+
+// waitForDecision waits until lines holds the decision-log line of the
+// invocation with the given Lambda request id, and returns it decoded.
+func waitForDecision(t *testing.T, lines func() []string, lambdaRequestID string) map[string]any {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, line := range f.output() {
+		for _, line := range lines() {
 			var m map[string]any
 			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "decision" && m["lambda_request_id"] == lambdaRequestID {
 				return m

@@ -5,10 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -98,7 +95,7 @@ Flags:
 	for _, s := range shadowedFiles(dirs) {
 		fmt.Fprintf(stderr, "authz bundle: %s is left out: %s holds the same file, and the first folder wins\n", s.hidden, s.by)
 	}
-	b, err := readLayered(dirs)
+	b, err := policy.ReadDirs(dirs)
 	if err != nil {
 		return fail(exitFailure, "%v", err)
 	}
@@ -125,32 +122,6 @@ Flags:
 	return exitAllow
 }
 
-// readLayered reads the folders as one bundle with OPA's bundle reader, the
-// way internal/policy reads the layered folders of the local tools.
-func readLayered(dirs []string) (*bundle.Bundle, error) {
-	fsys := make(layers, len(dirs))
-	for i, d := range dirs {
-		fsys[i] = os.DirFS(d)
-	}
-	loader, err := bundle.NewFSLoader(fsys)
-	if err != nil {
-		return nil, err
-	}
-	loader = loader.WithFilter(skipTestsAndExamples).WithSizeLimitBytes(policy.MaxBundleFileBytes)
-	b, err := bundle.NewCustomReader(loader).
-		WithSizeLimitBytes(policy.MaxBundleFileBytes).
-		WithProcessAnnotations(true).
-		WithSkipBundleVerification(true).
-		Read()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %v", strings.Join(dirs, " + "), err)
-	}
-	if len(b.Modules) == 0 {
-		return nil, fmt.Errorf("%s hold no Rego module", strings.Join(dirs, " + "))
-	}
-	return &b, nil
-}
-
 // setManifest gives the bundle the roots of what it defines and a revision,
 // keeping the metadata and Rego version of a manifest the folders held. The
 // roots are computed, not taken from such a manifest, so that the bundle owns
@@ -161,7 +132,7 @@ func setManifest(b *bundle.Bundle, revision string) error {
 		return err
 	}
 	if revision == "" {
-		revision = contentDigest(b)
+		revision = policy.Digest(b)
 	}
 	m := bundle.Manifest{
 		Revision:         revision,
@@ -214,21 +185,6 @@ func bundleRoots(b *bundle.Bundle) ([]string, error) {
 	}
 	sort.Strings(roots)
 	return roots, nil
-}
-
-// contentDigest identifies the policy by its modules and data, in the form the
-// authorizer logs for a bundle without a revision.
-func contentDigest(b *bundle.Bundle) string {
-	mods := slices.Clone(b.Modules)
-	sort.Slice(mods, func(i, j int) bool { return mods[i].Path < mods[j].Path })
-	h := sha256.New()
-	for _, m := range mods {
-		fmt.Fprintf(h, "%s\x00%d\x00", path.Clean(m.Path), len(m.Raw))
-		h.Write(m.Raw)
-	}
-	data, _ := json.Marshal(b.Data) // maps marshal in key order
-	h.Write(data)
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 // writeChecked writes the bundle to out only once the authorizer's own loading
@@ -338,7 +294,7 @@ func shadowedFiles(dirs []string) []shadow {
 			if err != nil {
 				return nil
 			}
-			if skipTestsAndExamples(name, info, 0) {
+			if policy.LeftOut(name, info) {
 				if e.IsDir() {
 					return fs.SkipDir
 				}
@@ -366,61 +322,4 @@ func isBundleFile(name string) bool {
 		return true
 	}
 	return strings.HasSuffix(name, ".rego")
-}
-
-// skipTestsAndExamples leaves out *_test.rego, which are for opa test, and,
-// below the top of a folder, any examples folder: its policies are bundles of
-// their own. It is the filter internal/policy applies to layered folders.
-func skipTestsAndExamples(name string, info fs.FileInfo, _ int) bool {
-	if info.IsDir() {
-		return name != "." && info.Name() == "examples"
-	}
-	return strings.HasSuffix(info.Name(), "_test.rego")
-}
-
-// layers shows several file systems as one, the earlier winning where two
-// hold the same name, as internal/policy layers the folders of the local
-// tools (there, unexported).
-type layers []fs.FS
-
-func (l layers) Open(name string) (fs.File, error) {
-	var first error
-	for _, fsys := range l {
-		f, err := fsys.Open(name)
-		if err == nil {
-			return f, nil
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	return nil, first
-}
-
-// ReadDir merges the listings; where two layers have the same name, the earlier wins.
-func (l layers) ReadDir(name string) ([]fs.DirEntry, error) {
-	seen := map[string]bool{}
-	var out []fs.DirEntry
-	found := false
-	for _, fsys := range l {
-		entries, err := fs.ReadDir(fsys, name)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		found = true
-		for _, e := range entries {
-			if !seen[e.Name()] {
-				seen[e.Name()] = true
-				out = append(out, e)
-			}
-		}
-	}
-	if !found {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
-	return out, nil
 }

@@ -76,28 +76,7 @@ func loadBundle(ctx context.Context, opts Options) (*bundle.Bundle, error) {
 		if source != "" || publicKey != "" {
 			return nil, errors.New("policy: layered directories exclude a bundle and a signing key")
 		}
-		name := strings.Join(opts.Dirs, " + ")
-		fsys := make(layers, len(opts.Dirs))
-		for i, d := range opts.Dirs {
-			if info, err := os.Stat(d); err != nil || !info.IsDir() {
-				return nil, fmt.Errorf("bundle directory %q: not a directory", d)
-			}
-			fsys[i] = os.DirFS(d)
-		}
-		// Each folder is checked on its own: where layers overlap, a file is
-		// counted twice, which only makes the limits stricter.
-		var tally treeTally
-		for _, layer := range fsys {
-			if err := tally.walk(layer); err != nil {
-				return nil, fmt.Errorf("bundle directories %s: %v", name, err)
-			}
-		}
-		loader, err := bundle.NewFSLoader(fsys)
-		if err != nil {
-			return nil, err
-		}
-		loader = loader.WithFilter(skipTestsAndExamples).WithSizeLimitBytes(MaxBundleFileBytes)
-		return read(bundle.NewCustomReader(loader), nil, name)
+		return ReadDirs(opts.Dirs)
 	}
 	var vc *bundle.VerificationConfig
 	if publicKey != "" {
@@ -157,6 +136,35 @@ func readArchive(archive []byte, vc *bundle.VerificationConfig, name string) (*b
 	}
 	loader := bundle.NewTarballLoaderWithBaseURL(bytes.NewReader(archive), "").WithSizeLimitBytes(MaxBundleFileBytes)
 	return read(bundle.NewCustomReader(loader), vc, name)
+}
+
+// ReadDirs reads source folders as one bundle, the first winning where two hold
+// the same file, within the bundle limits, leaving out what LeftOut says: a
+// policy folder and a data folder, such as rego and bundles/default, or a
+// policy folder and rego/lib. It checks no signature.
+func ReadDirs(dirs []string) (*bundle.Bundle, error) {
+	name := strings.Join(dirs, " + ")
+	fsys := make(layers, len(dirs))
+	for i, d := range dirs {
+		if info, err := os.Stat(d); err != nil || !info.IsDir() {
+			return nil, fmt.Errorf("bundle directory %q: not a directory", d)
+		}
+		fsys[i] = os.DirFS(d)
+	}
+	// Each folder is checked on its own: where layers overlap, a file is
+	// counted twice, which only makes the limits stricter.
+	var tally treeTally
+	for _, layer := range fsys {
+		if err := tally.walk(layer); err != nil {
+			return nil, fmt.Errorf("bundle directories %s: %v", name, err)
+		}
+	}
+	loader, err := bundle.NewFSLoader(fsys)
+	if err != nil {
+		return nil, err
+	}
+	loader = loader.WithFilter(skipTestsAndExamples).WithSizeLimitBytes(MaxBundleFileBytes)
+	return read(bundle.NewCustomReader(loader), nil, name)
 }
 
 func read(r *bundle.Reader, vc *bundle.VerificationConfig, name string) (*bundle.Bundle, error) {
@@ -317,13 +325,19 @@ func skipTests(_ string, info fs.FileInfo, _ int) bool {
 	return !info.IsDir() && strings.HasSuffix(info.Name(), "_test.rego")
 }
 
-// skipTestsAndExamples also leaves out, below the top of a source folder, any
-// examples folder: its policies are bundles of their own.
-func skipTestsAndExamples(path string, info fs.FileInfo, depth int) bool {
+// skipTestsAndExamples is LeftOut as an OPA loader filter.
+func skipTestsAndExamples(path string, info fs.FileInfo, _ int) bool {
+	return LeftOut(path, info)
+}
+
+// LeftOut reports whether a file or folder of a source folder stays out of the
+// bundle: a *_test.rego (tests are for opa test) and, below the top of the
+// folder, any examples folder (its policies are bundles of their own).
+func LeftOut(path string, info fs.FileInfo) bool {
 	if info.IsDir() {
 		return path != "." && info.Name() == "examples"
 	}
-	return skipTests(path, info, depth)
+	return skipTests(path, info, 0)
 }
 
 // embeddedFS is the default bundle: the Rego of rego/ over the manifest and data of
@@ -465,6 +479,12 @@ func revision(b *bundle.Bundle) string {
 	if b.Manifest.Revision != "" {
 		return b.Manifest.Revision
 	}
+	return Digest(b)
+}
+
+// Digest identifies a bundle by its modules and data, whatever its manifest
+// says: "sha256:" and twelve hexadecimal digits.
+func Digest(b *bundle.Bundle) string {
 	h := sha256.New()
 	mods := make([]bundle.ModuleFile, len(b.Modules))
 	copy(mods, b.Modules)
