@@ -359,9 +359,11 @@ func TestServeIdentitySourcesOfAPIGateway(t *testing.T) {
 		if status, body := s.call(t, "DELETE", "/orders/1", reader); status != tt.deleteStatus {
 			t.Fatalf("%s: DELETE: %d %s, want %d", tt.sources, status, body, tt.deleteStatus)
 		}
-		if status, _ := s.call(t, "GET", "/orders/1", ""); status != 401 || !strings.Contains(s.text(), "identity source missing") {
+		if status, _ := s.call(t, "GET", "/orders/1", ""); status != 401 {
 			t.Fatalf("%s: no token: %d", tt.sources, status)
 		}
+		// The request's log line is written after the response.
+		s.waitFor(t, "identity source missing")
 	}
 }
 
@@ -372,7 +374,7 @@ func TestServeBannerFitsTheBundle(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "p.rego"), []byte("package authz\n\ndecision := {\"allow\": input.token.subject == \"alice\", \"grants\": [{\"method\": \"*\", \"path\": \"*\"}]}\n"), 0o644)
 	s := startServe(t, "--bundle", dir)
 	s.waitFor(t, "curl -i")
-	time.Sleep(100 * time.Millisecond) // the rest of the banner
+	s.waitFor(t, "Bearer ") // the banner's request with a token
 	banner := s.text()
 	if strings.Contains(banner, "default policy, paste") || strings.Contains(banner, "/orders/42") || !strings.Contains(banner, dir) {
 		t.Fatalf("the banner does not fit the bundle:\n%s", banner)
@@ -390,5 +392,62 @@ func TestServeBannerFitsTheBundle(t *testing.T) {
 	}
 	if status, body := s.call(t, "GET", strings.TrimPrefix(fields[2], s.base), strings.TrimSuffix(tok, "'")); status != 200 {
 		t.Fatalf("the banner's request: %d %s", status, body)
+	}
+}
+
+// TestCheckRouteKeyOfAnANYRoute: $context.routeKey is the route template, so
+// the cached yes of GET on `ANY /orders/{id}` answers DELETE on it too; the
+// verdict must say UNSAFE, and --fail-unsafe must fail the CI step.
+func TestCheckRouteKeyOfAnANYRoute(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "events", "http-v2.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := strings.NewReplacer(`"routeKey": "DELETE /orders/{id}"`, `"routeKey": "ANY /orders/{id}"`,
+		"/prod/DELETE/", "/prod/GET/", `"method": "DELETE"`, `"method": "GET"`).Replace(string(raw))
+	file := filepath.Join(t.TempDir(), "event.json")
+	os.WriteFile(file, []byte(event), 0o644)
+	args := []string{"check", file, "--sub", "bob", "--groups", "orders-readers", "--identity-source", "$request.header.Authorization,$context.routeKey"}
+	cmd := exec.Command(authzBin, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	if code := exitCode(err); code != 0 || !strings.Contains(string(out), "UNSAFE") || !strings.Contains(string(out), "DELETE /orders/42") {
+		t.Fatalf("exit %d, want 0 and UNSAFE naming DELETE /orders/42:\n%s", code, out)
+	}
+	cmd = exec.Command(authzBin, append(args, "--fail-unsafe")...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err = cmd.CombinedOutput()
+	if code := exitCode(err); code != 6 {
+		t.Fatalf("--fail-unsafe: exit %d, want 6:\n%s", code, out)
+	}
+}
+
+// TestServeRoutesKeyTheCacheAsAPIGateway: with the API's routes given, a cache
+// keyed on $context.routeKey keeps one entry per route, as API Gateway's does:
+// the reader's answer for /orders/7 answers /orders/8 from the cache, and a
+// request no route takes is answered 404 without the authorizer. Without
+// --route, the banner says that the route key is per path here.
+func TestServeRoutesKeyTheCacheAsAPIGateway(t *testing.T) {
+	const sources = "$request.header.Authorization,$context.routeKey"
+	s := startServe(t, "--kind", "http", "--identity-source", sources, "--route", "GET /orders/{id}", "--route", "get /health")
+	s.waitFor(t, "Routes: GET /orders/{id}, GET /health;")
+	reader := s.mintToken(t, "--sub", "bob", "--groups", "orders-readers")
+	for _, path := range []string{"/orders/7", "/orders/8"} {
+		if status, body := s.call(t, "GET", path, reader); status != 200 {
+			t.Fatalf("GET %s: %d %s", path, status, body)
+		}
+	}
+	s.waitFor(t, `path=/orders/8 route="GET /orders/{id}" status=200 outcome="cached result" cache=hit`)
+	if status, body := s.call(t, "DELETE", "/orders/7", reader); status != 404 || strings.TrimSpace(body) != `{"message":"Not Found"}` {
+		t.Fatalf("DELETE /orders/7, no route: %d %s", status, body)
+	}
+	s.waitFor(t, `outcome="no route: authorizer not called"`)
+
+	perPath := startServe(t, "--kind", "http", "--identity-source", sources)
+	perPath.waitFor(t, "Note: without --route, the identity source $context.routeKey is per path here")
+
+	out, err := exec.Command(authzBin, "serve", "--route", "$default").CombinedOutput()
+	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "--route: REST APIs have no $default route") {
+		t.Fatalf("serve --kind rest --route $default: exit %d: %s", code, out)
 	}
 }

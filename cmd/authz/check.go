@@ -26,6 +26,10 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ", ") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
+// exitUnsafe is check's exit status, with --fail-unsafe, for a decision whose
+// cache verdict is UNSAFE.
+const exitUnsafe = 6
+
 // unverifiedBearer stands for the token in a request whose claims come from
 // --claims: the claims verifier ignores it.
 const unverifiedBearer = "unverified.claims.from-a-file"
@@ -37,7 +41,7 @@ type checkFlags struct {
 	devIssuer                             bool
 	devProfile, sub, groups, roles, scope string
 	identitySource                        string
-	json, log                             bool
+	json, log, failUnsafe                 bool
 	headers, bundles                      listFlag
 }
 
@@ -62,8 +66,28 @@ func newCheckFlags(stderr io.Writer) (*flag.FlagSet, *checkFlags) {
 	fs.StringVar(&f.identitySource, "identity-source", "", "the authorizer's identity sources, which key the cache, for the cache check: a comma `list` in API Gateway's syntax ($request.header.Authorization,$context.routeKey) or header:NAME, query:NAME, cookie:NAME, context:NAME, stage:NAME (default: AUTHZ_TOKEN_SOURCES)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object, for scripts")
 	fs.BoolVar(&f.log, "log", false, "also print the decision-log line to stderr")
+	fs.BoolVar(&f.failUnsafe, "fail-unsafe", false, "exit with status 6 when the cache verdict is UNSAFE, for a CI gate")
 	fs.Var(&f.headers, "header", "with no event file, a request header `Name: value` (repeatable)")
 	fs.Var(&f.bundles, "bundle", "a bundle `directory`, .tar.gz or URL (overrides AUTHZ_BUNDLE); repeat to layer directories")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: authz check [flags] [EVENT.json|-]
+
+Decide one request with the authorizer's core, explain it, and say whether API
+Gateway's authorizer cache would answer the caller's other requests as the
+policy would. "Cache safe" means no disagreement on the requests it replayed
+(counted in the output), not a proof for every request.
+
+Flags (before or after the event file):
+`)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), `
+Exit status: 0 allow, 3 deny (403), 4 unauthorized (401; also when the request
+lacks an identity source given with --identity-source: API Gateway answers 401
+without calling the authorizer), 5 the decision failed (403), 6 the cache
+verdict is UNSAFE (with --fail-unsafe; in place of 0, 3 or 4), 2 usage or
+configuration error.
+`)
+	}
 	return fs, f
 }
 
@@ -111,7 +135,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	dirs, err := chooseBundle(&cfg, f.bundles)
+	dirs, source, err := chooseBundle(&cfg, f.bundles)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -188,7 +212,19 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	res := a.Authorize(ctx, raw)
 	rep := newReport(res, a.Revision(), f.claims != "")
-	rep.CacheWarnings = localgw.CacheWarnings(ctx, a, res, idSources)
+	rep.Source = source
+	if f.identitySource != "" {
+		// The authorizer's identity sources are known: without one of them
+		// API Gateway answers 401 and never calls the authorizer.
+		if ev, err := gateway.Decode(raw); err == nil {
+			rep.identitySourcesMissing(idSources.Missing(ev))
+		}
+	}
+	if len(rep.MissingSources) == 0 {
+		verdict := localgw.CheckCache(ctx, a, res, idSources)
+		rep.CacheWarnings, rep.CacheProbes = append(rep.CacheWarnings, verdict.Warnings...), verdict.Probes
+	}
+	rep.failUnsafe = f.failUnsafe
 	if res.Decision != nil {
 		rep.GrantWarnings = localgw.WildcardWarnings(res.Decision.Grants)
 	}
@@ -236,31 +272,41 @@ func splitList(s, separators string) []string {
 
 // report is what check shows of a decision; its JSON form is for scripts.
 type report struct {
-	Outcome       string             `json:"outcome"`
-	Status        int                `json:"status"`
-	Reason        string             `json:"reason"`
-	Error         string             `json:"error,omitempty"`
-	Unverified    bool               `json:"unverified_claims"`
-	DecisionID    string             `json:"decision_id"`
-	Revision      string             `json:"policy_revision"`
-	PrincipalID   string             `json:"principal_id,omitempty"`
-	Reasons       []string           `json:"reasons,omitempty"`
-	Input         map[string]any     `json:"input,omitempty"`
-	Decision      any                `json:"decision,omitempty"`
-	Response      any                `json:"response,omitempty"`
-	Context       any                `json:"context,omitempty"`
-	MethodARN     string             `json:"method_arn,omitempty"`
-	GatewayAllow  *bool              `json:"api_gateway_allows,omitempty"`
-	CacheWarnings []string           `json:"cache_warnings"`
+	Outcome      string         `json:"outcome"`
+	Status       int            `json:"status"`
+	Reason       string         `json:"reason"`
+	Error        string         `json:"error,omitempty"`
+	Unverified   bool           `json:"unverified_claims"`
+	DecisionID   string         `json:"decision_id"`
+	Revision     string         `json:"policy_revision"`
+	Source       string         `json:"policy_source"`
+	PrincipalID  string         `json:"principal_id,omitempty"`
+	Reasons      []string       `json:"reasons,omitempty"`
+	Input        map[string]any `json:"input,omitempty"`
+	Decision     any            `json:"decision,omitempty"`
+	Response     any            `json:"response,omitempty"`
+	Context      any            `json:"context,omitempty"`
+	MethodARN    string         `json:"method_arn,omitempty"`
+	GatewayAllow *bool          `json:"api_gateway_allows,omitempty"`
+	// MissingSources are the identity sources the request lacks: API Gateway
+	// answers 401 without calling the authorizer, whatever it would decide.
+	MissingSources []string `json:"identity_sources_missing,omitempty"`
+	// CacheWarnings is never null: [] for a cache-safe decision.
+	CacheWarnings []string `json:"cache_warnings"`
+	// CacheProbes counts the caller's other requests with this request's
+	// cache key that the cache check replayed.
+	CacheProbes   int                `json:"cache_probes"`
 	GrantWarnings []string           `json:"grant_warnings"`
 	Grants        []map[string]any   `json:"grants,omitempty"`
 	res           *authorizer.Result `json:"-"`
+	failUnsafe    bool
 }
 
 func newReport(res *authorizer.Result, revision string, unverified bool) *report {
 	r := &report{
 		Outcome: string(res.Outcome), Reason: res.Reason, DecisionID: res.DecisionID, Revision: revision,
 		Unverified: unverified, PrincipalID: res.PrincipalID, Input: res.Input, Response: res.Response, res: res,
+		CacheWarnings: []string{},
 	}
 	switch res.Outcome {
 	case authorizer.OutcomeAllow:
@@ -291,7 +337,28 @@ func newReport(res *authorizer.Result, revision string, unverified bool) *report
 	return r
 }
 
+// identitySourcesMissing makes the report API Gateway's 401 for a request
+// without these identity sources, if any: the authorizer is not called.
+func (r *report) identitySourcesMissing(missing localgw.IdentitySources) {
+	if len(missing) == 0 {
+		return
+	}
+	for _, src := range missing {
+		r.MissingSources = append(r.MissingSources, localgw.IdentitySources{src}.String())
+	}
+	r.Outcome, r.Status, r.Reason = string(authorizer.OutcomeUnauthorized), http.StatusUnauthorized, "identity_source_missing"
+	r.GatewayAllow = nil
+}
+
 func (r *report) exitCode() int {
+	code := r.outcomeCode()
+	if r.failUnsafe && len(r.CacheWarnings) > 0 && code != exitError && len(r.MissingSources) == 0 {
+		return exitUnsafe
+	}
+	return code
+}
+
+func (r *report) outcomeCode() int {
 	switch authorizer.Outcome(r.Outcome) {
 	case authorizer.OutcomeAllow:
 		return exitAllow
@@ -311,18 +378,23 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "%-12s "+format+"\n", append([]any{label}, a...)...)
 	}
 	var what string
-	switch res.Outcome {
-	case authorizer.OutcomeAllow:
+	switch {
+	case len(r.MissingSources) > 0:
+		what = "UNAUTHORIZED: API Gateway answers 401 Unauthorized without calling the authorizer: the request lacks the identity source " + strings.Join(r.MissingSources, ", ")
+	case res.Outcome == authorizer.OutcomeAllow:
 		what = "ALLOW: API Gateway forwards the request to the backend"
-	case authorizer.OutcomeDeny:
+	case res.Outcome == authorizer.OutcomeDeny:
 		what = "DENY: API Gateway answers 403 Forbidden"
-	case authorizer.OutcomeUnauthorized:
+	case res.Outcome == authorizer.OutcomeUnauthorized:
 		what = "UNAUTHORIZED: API Gateway answers 401 Unauthorized"
 	default:
 		what = "ERROR: the decision failed; API Gateway answers 403 Forbidden"
 	}
 	line("Outcome", "%s", what)
 	line("Reason", "%s", r.Reason)
+	if len(r.MissingSources) > 0 {
+		line("Authorizer", "not called by API Gateway; had it been, it would answer %s (%s), as follows", res.Outcome, res.Reason)
+	}
 	if r.Error != "" {
 		line("Why", "%s", r.Error)
 	}
@@ -369,15 +441,19 @@ func (r *report) print(w io.Writer) {
 	}
 	switch {
 	case res.Decision == nil:
+	case len(r.MissingSources) > 0:
+		line("Cache", "not checked: API Gateway calls no authorizer, and caches nothing, for a request without its identity sources")
+	case len(r.CacheWarnings) == 0 && r.CacheProbes == 0:
+		line("Cache", "safe: no other request of this caller that was tried has this request's cache key")
 	case len(r.CacheWarnings) == 0:
-		line("Cache", "safe: a cached response answers this caller's other requests as the policy would")
+		line("Cache", "safe: no disagreement on %d probed requests of this caller with this request's cache key (other verbs and paths, the paths the policy names, headers, query, cookies, times): a cached response answered them as the policy would; not a proof for every request", r.CacheProbes)
 	default:
 		line("Cache", "UNSAFE with authorizer caching on (TTL > 0):%s- %s", indent, strings.Join(r.CacheWarnings, indent+"- "))
 	}
 	if len(r.GrantWarnings) > 0 {
 		line("Wildcards", "%s", strings.Join(r.GrantWarnings, indent))
 	}
-	line("Decision", "%s (policy %s)", r.DecisionID, r.Revision)
+	line("Decision", "%s (policy %s, %s)", r.DecisionID, r.Revision, r.Source)
 	if res.Response != nil {
 		b, _ := json.MarshalIndent(res.Response, indent[1:], "  ")
 		line("Response", "%s", b)

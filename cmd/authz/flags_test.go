@@ -89,6 +89,7 @@ func TestCheckFlagsInEitherOrder(t *testing.T) {
 		"scopes":          {"orders:read orders:write", func(f *checkFlags) string { return f.scope }},
 		"identity-source": {"$request.header.Authorization,$context.routeKey", func(f *checkFlags) string { return f.identitySource }},
 		"json":            {"", func(f *checkFlags) string { return boolText(f.json) }},
+		"fail-unsafe":     {"", func(f *checkFlags) string { return boolText(f.failUnsafe) }},
 		"log":             {"", func(f *checkFlags) string { return boolText(f.log) }},
 		"header":          {"X-Tier: gold", func(f *checkFlags) string { return list(f.headers) }},
 		"bundle":          {"candidate.tar.gz", func(f *checkFlags) string { return list(f.bundles) }},
@@ -156,6 +157,7 @@ func TestServeFlags(t *testing.T) {
 		"decision-log":    {"", func(f *serveFlags) string { return boolText(f.decisionLog) }},
 		"bundle":          {"rego/lib", func(f *serveFlags) string { return list(f.bundles) }},
 		"stage-variable":  {"env=dev", func(f *serveFlags) string { return list(f.stageVariables) }},
+		"route":           {"GET /orders/{id}", func(f *serveFlags) string { return list(f.routes) }},
 	}
 	fs, _ := newServeFlags(io.Discard)
 	fs.VisitAll(func(fl *flag.Flag) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -43,7 +44,8 @@ Writes a starter policy repository into DIR: lib/ and schemas/ (the library
 and input schema of this authz), policy/ (a starter policy, its tests and
 data), a Makefile (test, bundle, check), a go.mod that pins OPA `+opaVersion()+` as
 a Go tool, and .github/workflows/policy.yml. It writes nothing if any of these
-files exists, unless --force.
+files exists, unless --force, and refuses a symbolic link in their way: it
+writes only inside DIR.
 
 Flags:
 `)
@@ -74,24 +76,42 @@ Flags:
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	if !*force {
-		var exist []string
-		for _, name := range names {
-			if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(name))); !errors.Is(err, fs.ErrNotExist) {
-				exist = append(exist, filepath.Join(dir, filepath.FromSlash(name)))
-			}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "authz init: %v\n", err)
+		return exitFailure
+	}
+	// Everything is written through a root at DIR, so that no file lands
+	// outside it whatever links DIR holds, and a link where the scaffold
+	// writes is refused before anything is written.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "authz init: %v\n", err)
+		return exitFailure
+	}
+	defer root.Close()
+	var exist []string
+	for _, name := range names {
+		found, link, err := lstatAlong(root, name)
+		switch {
+		case err != nil:
+			return fail("%v", err)
+		case link != "":
+			return fail("%s is a symbolic link; authz init writes only inside %s, never through a link, and wrote nothing: remove the link or choose another folder",
+				filepath.Join(dir, filepath.FromSlash(link)), dir)
+		case found:
+			exist = append(exist, filepath.Join(dir, filepath.FromSlash(name)))
 		}
-		if len(exist) > 0 {
-			return fail("%s exists (%d files of the scaffold do); nothing was written: use --force to overwrite", strings.Join(exist, ", "), len(exist))
-		}
+	}
+	if len(exist) > 0 && !*force {
+		return fail("%s exists (%d files of the scaffold do); nothing was written: use --force to overwrite", strings.Join(exist, ", "), len(exist))
 	}
 	for _, name := range names {
 		file := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		if err := root.MkdirAll(path.Dir(name), 0o755); err != nil {
 			fmt.Fprintf(stderr, "authz init: %v\n", err)
 			return exitFailure
 		}
-		if err := os.WriteFile(file, files[name], 0o644); err != nil {
+		if err := root.WriteFile(name, files[name], 0o644); err != nil {
 			fmt.Fprintf(stderr, "authz init: %v\n", err)
 			return exitFailure
 		}
@@ -105,6 +125,26 @@ Next:
   make bundle        # bundle.tar.gz for AUTHZ_BUNDLE (authz on PATH, or AUTHZ=path/to/authz)
 `, dir, opaVersion())
 	return exitAllow
+}
+
+// lstatAlong looks at the slash-separated name in root and at each folder on
+// the way to it, without following links: it reports whether the name exists,
+// or the first of them that is a symbolic link.
+func lstatAlong(root *os.Root, name string) (exists bool, link string, err error) {
+	parts := strings.Split(name, "/")
+	for i := range parts {
+		p := strings.Join(parts[:i+1], "/")
+		info, err := root.Lstat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return false, "", nil
+		case err != nil:
+			return false, "", err
+		case info.Mode()&fs.ModeSymlink != 0:
+			return true, p, nil
+		}
+	}
+	return true, "", nil
 }
 
 // scaffoldFiles are the files of the starter repository, by slash-separated

@@ -143,3 +143,58 @@ func TestInitUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestInitRefusesSymlinks puts a symbolic link where the scaffold writes, to a
+// folder or a file outside DIR, and checks that init refuses, naming it,
+// writes nothing, and leaves the link's target as it was, with and without
+// --force.
+func TestInitRefusesSymlinks(t *testing.T) {
+	tests := []struct {
+		name, link string // link: the scaffold's path that is a symbolic link
+		toFile     bool   // to a file outside DIR, else a folder
+		force      bool
+	}{
+		{"a folder of the scaffold", "lib", false, false},
+		{"a folder of the scaffold, --force", "lib", false, true},
+		{"a nested folder", ".github/workflows", false, true},
+		{"a file, --force", "Makefile", true, true},
+		{"a file", "policy/policy.rego", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, outside := t.TempDir(), t.TempDir()
+			target := outside
+			if tt.toFile {
+				target = filepath.Join(outside, "mine")
+				if err := os.WriteFile(target, []byte("mine\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			link := filepath.Join(dir, filepath.FromSlash(tt.link))
+			if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(target, link); err != nil {
+				t.Skipf("no symbolic links here: %v", err)
+			}
+			args := []string{"init", dir}
+			if tt.force {
+				args = []string{"init", "--force", dir}
+			}
+			code, stdout, stderr := runAuthz(t, "", args...)
+			if code != exitUsage || !strings.Contains(stderr, link+" is a symbolic link") {
+				t.Fatalf("exit %d, want %d naming %s as a symbolic link\nstdout:\n%s\nstderr:\n%s", code, exitUsage, link, stdout, stderr)
+			}
+			entries, _ := os.ReadDir(outside)
+			switch {
+			case tt.toFile && len(entries) == 1 && readText(t, target) == "mine\n":
+			case !tt.toFile && len(entries) == 0:
+			default:
+				t.Errorf("init wrote outside DIR through the link: %v", entries)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "README.md")); err == nil {
+				t.Error("a refused init wrote some of its files")
+			}
+		})
+	}
+}

@@ -74,7 +74,8 @@ Run "authz COMMAND -h" for its flags. Configuration comes from the same AUTHZ_*
 variables as the Lambda; AUTHZ_ISSUERS is optional for these local tools.
 
 Exit status of check: 0 allow, 3 deny (403), 4 unauthorized (401),
-5 the decision failed (403), 2 usage or configuration error.
+5 the decision failed (403), 6 cache-unsafe (with --fail-unsafe),
+2 usage or configuration error.
 `)
 }
 

@@ -36,7 +36,7 @@ type serveFlags struct {
 	ttl                                 time.Duration
 	watch, devIssuer, decisionLog       bool
 	devProfile, devAddr                 string
-	bundles, stageVariables             listFlag
+	bundles, stageVariables, routes     listFlag
 }
 
 // newServeFlags defines serve's flags on a new flag set writing to stderr.
@@ -55,6 +55,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	fs.StringVar(&f.devAddr, "dev-issuer-addr", "127.0.0.1:8081", "loopback `address` of the dev issuer")
 	fs.BoolVar(&f.decisionLog, "decision-log", false, "also print the authorizer's decision-log lines")
 	fs.Var(&f.bundles, "bundle", "a bundle `directory`, .tar.gz or URL; repeat to layer directories (e.g. rego/examples/NAME and rego/lib)")
+	fs.Var(&f.routes, "route", "a route of the API, `'METHOD /path/{param}'` (METHOD may be ANY, a last {name+} is greedy) or $default (HTTP APIs); repeat for each route. Requests are matched to routes as API Gateway matches them, which gives the event its route, routeKey, resourcePath and path parameters; a request no route takes is answered as API Gateway answers it (404, or 403 for a REST API). Without --route, each path is its own route")
 	fs.Var(&f.stageVariables, "stage-variable", "a stage variable `NAME=value` of the local API, for events and stage identity sources (repeatable)")
 	return fs, f
 }
@@ -82,6 +83,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 	} else if f.ttl > 0 {
 		return fail("caching needs identity sources, as in API Gateway: give --identity-source or --cache-ttl 0")
+	}
+	routes, err := localgw.ParseRoutes(f.kind, f.routes)
+	if err != nil {
+		return fail("--route: %v", err)
 	}
 	api := localgw.DefaultAPI
 	for _, sv := range f.stageVariables {
@@ -113,7 +118,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	case !f.watch && cfg.Bundle != "":
 		policyName = "AUTHZ_BUNDLE " + logging.RedactURL(cfg.Bundle)
 	}
-	dirs, err := chooseBundle(&cfg, bundles)
+	dirs, _, err := chooseBundle(&cfg, bundles)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -161,7 +166,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		next = httputil.NewSingleHostReverseProxy(u)
 	}
 	gw := localgw.New(localgw.Options{Kind: f.kind, API: api, IdentitySources: idSources, CacheTTL: f.ttl,
-		Backend: next, Log: log}, a.Authorize)
+		Routes: routes, Backend: next, Log: log}, a.Authorize)
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -190,7 +195,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		})
 	}
 	banner(stdout, bannerInfo{base: "http://" + ln.Addr().String(), revision: a.Revision(), kind: f.kind, ttl: f.ttl,
-		watched: watched, policy: policyName, bundles: f.bundles, sources: idSources}, dev)
+		watched: watched, policy: policyName, bundles: f.bundles, sources: idSources, routes: routes}, dev)
 	<-ctx.Done()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -198,42 +203,57 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	return exitAllow
 }
 
+// defaultPolicy describes the embedded bundle, loaded when no bundle is given.
+const defaultPolicy = "embedded default policy"
+
 // chooseBundle sets the configuration's bundle from --bundle, and returns the
-// local paths the policy is read from, to watch and to name in errors. One
+// local paths the policy is read from, to watch and to name in errors, and a
+// description of the policy source for people and logs, URLs redacted. One
 // archive or directory replaces AUTHZ_BUNDLE, and AUTHZ_BUNDLE_PUBLIC_KEY
 // applies to it. Several directories are layered into one bundle, which
 // carries no signature: with the key set, they are refused rather than read
-// unverified.
-func chooseBundle(cfg *config.Config, bundles []string) ([]string, error) {
+// unverified. An empty --bundle, as an unset variable in a script gives, is
+// refused: read as no flag, it tested the embedded policy instead of the one
+// meant.
+func chooseBundle(cfg *config.Config, bundles []string) (dirs []string, source string, err error) {
+	for _, b := range bundles {
+		if strings.TrimSpace(b) == "" {
+			return nil, "", fmt.Errorf("--bundle %q is empty (an unset variable?): give a bundle directory, .tar.gz or URL, or leave --bundle out for AUTHZ_BUNDLE or the %s", b, defaultPolicy)
+		}
+	}
 	signed := cfg.BundlePublicKey != ""
 	switch {
 	case len(bundles) == 0:
 		// AUTHZ_BUNDLE, or the embedded bundle
-		if signed && cfg.Bundle == "" {
-			return nil, errors.New("AUTHZ_BUNDLE_PUBLIC_KEY is set but no bundle is given (--bundle or AUTHZ_BUNDLE): the embedded bundle is not signed")
+		if cfg.Bundle == "" {
+			if signed {
+				return nil, "", errors.New("AUTHZ_BUNDLE_PUBLIC_KEY is set but no bundle is given (--bundle or AUTHZ_BUNDLE): the embedded bundle is not signed")
+			}
+			return nil, defaultPolicy, nil
 		}
-		if cfg.Bundle == "" || strings.Contains(cfg.Bundle, "://") {
-			return nil, nil
+		source = logging.RedactURL(cfg.Bundle) + " (AUTHZ_BUNDLE)"
+		if strings.Contains(cfg.Bundle, "://") {
+			return nil, source, nil
 		}
-		return []string{cfg.Bundle}, nil
+		return []string{cfg.Bundle}, source, nil
 	case len(bundles) == 1 && (signed || !isDir(bundles[0])):
 		// A .tar.gz, a URL, or a directory to verify: read as AUTHZ_BUNDLE is.
 		cfg.Bundle, cfg.BundleDirs = bundles[0], nil
 		if strings.Contains(bundles[0], "://") {
-			return nil, nil
+			return nil, logging.RedactURL(bundles[0]), nil
 		}
-		return bundles, nil
+		return bundles, bundles[0], nil
 	}
 	for _, b := range bundles {
 		if !isDir(b) {
-			return nil, fmt.Errorf("--bundle %q: layered bundles must be directories", b)
+			return nil, "", fmt.Errorf("--bundle %q: layered bundles must be directories", b)
 		}
 	}
 	if signed {
-		return nil, errors.New("AUTHZ_BUNDLE_PUBLIC_KEY is set, and layered bundle directories (--bundle given more than once, or --watch without --bundle) carry no signature: give one signed bundle with --bundle, or unset the key")
+		return nil, "", errors.New("AUTHZ_BUNDLE_PUBLIC_KEY is set, and layered bundle directories (--bundle given more than once, or --watch without --bundle) carry no signature: give one signed bundle with --bundle, or unset the key")
 	}
 	cfg.Bundle, cfg.BundleDirs = "", bundles
-	return bundles, nil
+	return bundles, strings.Join(bundles, " + "), nil
 }
 
 func isDir(p string) bool {
@@ -251,6 +271,7 @@ type bannerInfo struct {
 	policy  string
 	bundles []string
 	sources localgw.IdentitySources
+	routes  localgw.Routes
 }
 
 // banner says where everything is and what to try first: the default
@@ -263,6 +284,7 @@ func banner(w io.Writer, b bannerInfo, dev *devissuer.Issuer) {
 	if len(b.watched) > 0 {
 		fmt.Fprintf(w, "Watching %s: edit a rule and the next request uses it.\n", strings.Join(b.watched, ", "))
 	}
+	routesNote(w, b)
 	switch {
 	case dev == nil && b.policy == "":
 		fmt.Fprintf(w, "\nTry:\n  curl -i %s/health\n\n", b.base)
@@ -272,6 +294,39 @@ func banner(w io.Writer, b bannerInfo, dev *devissuer.Issuer) {
 		defaultPolicyRequests(w, b.base, dev)
 	default:
 		policyRequests(w, b, dev)
+	}
+}
+
+// routesNote lists the routes requests are matched to; without them, it warns
+// where this gateway keys its cache unlike API Gateway: a route key or
+// resource path among the identity sources is the request's path here, one
+// cache entry per path, where API Gateway keeps one per route and answers
+// /orders/8 with what it cached for /orders/7.
+func routesNote(w io.Writer, b bannerInfo) {
+	if len(b.routes) > 0 {
+		keys := make([]string, len(b.routes))
+		other := "; any other request: 404 Not Found, as from API Gateway, without the authorizer"
+		if b.kind == "rest" {
+			other = "; any other request: 403 Missing Authentication Token, as from API Gateway, without the authorizer"
+		}
+		for i, r := range b.routes {
+			keys[i] = r.Key
+			if r.Key == localgw.DefaultRoute {
+				other = ""
+			}
+		}
+		fmt.Fprintf(w, "Routes: %s%s\n", strings.Join(keys, ", "), other)
+		return
+	}
+	var perPath []string
+	for _, name := range []string{"routeKey", "resourcePath", "resourceId"} {
+		if b.sources.Has("context", name) {
+			perPath = append(perPath, "$context."+name)
+		}
+	}
+	if len(perPath) > 0 {
+		fmt.Fprintf(w, "Note: without --route, the identity source %s is per path here (GET /orders/7), one cache entry per path; API Gateway keys the cache on the route (GET /orders/{id}) and answers /orders/8 with what it cached for /orders/7. Give your API's routes, e.g. --route 'GET /orders/{id}', to see its cache as API Gateway keeps it.\n",
+			strings.Join(perPath, ", "))
 	}
 }
 

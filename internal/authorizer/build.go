@@ -3,6 +3,7 @@ package authorizer
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/apigw-authz/authz/internal/config"
 	"github.com/apigw-authz/authz/internal/decision"
@@ -57,6 +58,27 @@ func (a *Authorizer) Warm(ctx context.Context) error {
 // that explore how a decision depends on the input.
 func (a *Authorizer) DecideInput(ctx context.Context, input map[string]any) (*decision.Decision, error) {
 	return a.opts.Decider.Decide(ctx, input)
+}
+
+// DecideInputAt is DecideInput with the policy's clock (time.now_ns) at the
+// time given, for tools that ask what a cached decision would be later. A
+// Decider that cannot move its clock decides on the real one.
+func (a *Authorizer) DecideInputAt(ctx context.Context, input map[string]any, at time.Time) (*decision.Decision, error) {
+	if d, ok := a.opts.Decider.(interface {
+		DecideAt(context.Context, map[string]any, time.Time) (*decision.Decision, error)
+	}); ok {
+		return d.DecideAt(ctx, input, at)
+	}
+	return a.opts.Decider.Decide(ctx, input)
+}
+
+// PolicyMentions returns what the policy's text names of the request (see
+// policy.Mentions), or nothing for a Decider that cannot tell.
+func (a *Authorizer) PolicyMentions() policy.Mentions {
+	if m, ok := a.opts.Decider.(interface{ Mentions() policy.Mentions }); ok {
+		return m.Mentions()
+	}
+	return policy.Mentions{}
 }
 
 // Revision names the policy in use.

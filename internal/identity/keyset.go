@@ -135,9 +135,11 @@ func (k *keySet) current() (keys []jose.JSONWebKey, stale bool) {
 // result, or waits for the fetch running. Within the cooldown it fetches nothing
 // and reports the last attempt's outcome, so that a caller arriving just after a
 // successful fetch (another issuer warming the same key set) is told the keys
-// are there, not that the set cannot be fetched.
+// are there, not that the set cannot be fetched. A failure says which of the two
+// the caller saw: its fetch failed, or no fetch was made for it.
 func (k *keySet) refresh(ctx context.Context) error {
-	if done, ok := k.start(); ok {
+	done, attempted := k.start()
+	if attempted {
 		select {
 		case <-done:
 		case <-ctx.Done():
@@ -146,8 +148,12 @@ func (k *keySet) refresh(ctx context.Context) error {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.lastErr != nil {
-		return fail(ReasonUnavailable, "the last fetch of the key set of %s failed (no new attempt within %s of it): %v", k.url, k.cooldown, k.lastErr)
+	switch {
+	case k.lastErr != nil && attempted:
+		return fail(ReasonUnavailable, "fetching the key set of %s failed: %v (no new attempt for %s)", k.url, k.lastErr, k.cooldown)
+	case k.lastErr != nil:
+		return fail(ReasonUnavailable, "the last fetch of the key set of %s, %s ago, failed (no new attempt until %s after it): %v",
+			k.url, k.now().Sub(k.triedAt).Round(time.Second), k.cooldown, k.lastErr)
 	}
 	if k.keys == nil {
 		return fail(ReasonUnavailable, "the key set of %s has not been fetched", k.url)

@@ -7,8 +7,8 @@ import (
 	"reflect"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -17,27 +17,49 @@ import (
 	"github.com/apigw-authz/authz/internal/gateway"
 )
 
-// CacheWarnings says how API Gateway's authorizer cache would betray this
+// CacheVerdict is what CheckCache found.
+type CacheVerdict struct {
+	// Warnings say where API Gateway's cache would answer otherwise than the
+	// policy; none when no replayed request showed it.
+	Warnings []string
+	// Probes counts the caller's other requests with this request's cache key
+	// that were replayed and compared. No warning means no disagreement on
+	// these, not on every request.
+	Probes int
+}
+
+// CheckCache says how API Gateway's authorizer cache would betray this
 // decision. With caching on, API Gateway keeps the response for the identity
 // sources' values and applies it to the same caller's next requests without
 // asking the policy again. The checks:
 //
 //   - a decision without grants: the cached policy names only this request;
 //   - other requests of the same caller with the same cache key (other verbs
-//     on this path, the paths next to it, instances of its grants), on which
-//     the cached policy and the policy disagree, in either direction, or for
-//     which the policy's grants differ from this request's: grants must not
-//     move with the request, since the cached ones answer for every route;
+//     on this path, the paths next to it, instances of its grants, the paths
+//     the policy and its data name), on which the cached policy and the policy
+//     disagree, in either direction; for which the policy's grants differ from
+//     this request's, since the cached ones answer for every route; or which
+//     the cached policy allows with another context, principal_id or usage
+//     identifier key than this request's, since the cached ones reach the
+//     backend;
 //   - request fields that are not identity sources, whose change changes the
-//     decision (time, source IP, headers, query, cookies; for simple
-//     responses, also the route).
+//     decision (the time, with OPA's clock moved too; source IP, user agent;
+//     headers, query parameters and cookies, removed, and those the policy
+//     names set or removed one by one; for simple responses, also the route).
 //
-// A change that changes the cache key (a context variable such as routeKey
-// among the identity sources) is not a hazard: API Gateway asks the policy
-// again. It returns nothing for an undecided request.
-func CacheWarnings(ctx context.Context, a *authorizer.Authorizer, res *authorizer.Result, sources IdentitySources) []string {
+// A replayed request keeps the route key of the route that would take it
+// ($context.routeKey is the route template), and a change that changes the
+// cache key is not a hazard: API Gateway asks the policy again. Every replay is
+// evaluated at one instant (moved for the time), so that a policy reading the
+// clock is compared with itself. It returns nothing for an undecided request.
+func CheckCache(ctx context.Context, a *authorizer.Authorizer, res *authorizer.Result, sources IdentitySources) CacheVerdict {
 	if res.Decision == nil || res.Input == nil || res.Event == nil {
-		return nil
+		return CacheVerdict{}
+	}
+	c := &cacheCheck{ctx: ctx, a: a, res: res, sources: sources, at: time.Now(), ref: res.Decision}
+	c.key, _ = sources.Key(res.Input["request"].(map[string]any))
+	if d, err := a.DecideInputAt(ctx, res.Input, c.at); err == nil {
+		c.ref = d
 	}
 	var warnings []string
 	view, _ := gateway.ViewOf(res.Response)
@@ -47,131 +69,61 @@ func CacheWarnings(ctx context.Context, a *authorizer.Authorizer, res *authorize
 		warnings = append(warnings, "the decision has no grants: a cached policy names only this request's ARN, so API Gateway refuses the caller's other requests from the cache for the TTL; return grants, or set the authorizer's TTL to 0")
 	}
 	if isPolicy && !ws {
-		warnings = append(warnings, routeDisagreements(ctx, a, res, *view.Policy, sources)...)
+		warnings = append(warnings, c.routeDisagreements(*view.Policy)...)
 	}
-	warnings = append(warnings, fieldDependencies(ctx, a, res, sources, !isPolicy)...)
-	return warnings
+	warnings = append(warnings, c.fieldDependencies(!isPolicy)...)
+	return CacheVerdict{Warnings: warnings, Probes: c.probes}
 }
 
-// maxProbes bounds the other requests routeDisagreements replays, and
-// maxDisagreements the ones it names.
-const (
-	maxProbes        = 40
-	maxDisagreements = 6
-)
-
-// route is a request of the same caller on another route: its path, and the
-// API's route template with the path parameters when the path fills this
-// request's template.
-type route struct {
-	method, path, template string
-	params                 map[string]any
+// CacheWarnings returns the warnings of CheckCache.
+func CacheWarnings(ctx context.Context, a *authorizer.Authorizer, res *authorizer.Result, sources IdentitySources) []string {
+	return CheckCache(ctx, a, res, sources).Warnings
 }
 
-// setOn makes an input document's request (input.request) this route's.
-func (r route) setOn(rq map[string]any, arn string) {
-	rq["method"], rq["path"], rq["raw_path"], rq["method_arn"] = r.method, r.path, r.path, arn
-	rq["route"], rq["route_key"] = r.template, r.method+" "+r.template
-	rq["path_params"] = r.params
+// maxDisagreements bounds the requests routeDisagreements names.
+const maxDisagreements = 6
+
+// cacheCheck is one run of CheckCache.
+type cacheCheck struct {
+	ctx     context.Context
+	a       *authorizer.Authorizer
+	res     *authorizer.Result
+	sources IdentitySources
+	key     string // this request's cache key
+	// at is the instant every replay is evaluated at, and ref this request's
+	// decision then.
+	at     time.Time
+	ref    *decision.Decision
+	probes int
 }
 
-// otherRoutes lists the caller's requests routeDisagreements replays: this path
-// with other verbs; the paths next to it (a segment changed, its parent, a
-// child), where a grant that moves with the request shows; another route; and
-// instances of the grants.
-func otherRoutes(res *authorizer.Result) []route {
-	req := res.Event.Request
-	var routes []route
-	seen := map[string]bool{req.Method + " " + req.Path: true}
-	add := func(r route) {
-		if k := r.method + " " + r.path; !seen[k] && len(routes) < maxProbes {
-			seen[k] = true
-			routes = append(routes, r)
-		}
+// replay decides input, shift after c.at, unless its cache key is another
+// than this request's: then API Gateway asks the policy, and ok is false. d
+// is nil where the policy fails: the authorizer would deny.
+func (c *cacheCheck) replay(input map[string]any, shift time.Duration) (d *decision.Decision, ok bool) {
+	if k, _ := c.sources.Key(input["request"].(map[string]any)); k != c.key {
+		return nil, false
 	}
-	for _, m := range []string{"GET", "POST", "DELETE"} {
-		add(route{m, req.Path, req.Route, anyMap(req.PathParams)})
+	c.probes++
+	d, err := c.a.DecideInputAt(c.ctx, input, c.at.Add(shift))
+	if err != nil {
+		return nil, true
 	}
-	for _, r := range neighbours(req.Path, req.Route, req.PathParams) {
-		r.method = req.Method
-		add(r)
-	}
-	add(route{req.Method, "/another/route", "/another/route", map[string]any{}})
-	for _, g := range res.Decision.Grants {
-		if strings.HasPrefix(g.Path, "$") {
-			continue
-		}
-		path := strings.NewReplacer("*", "x", "?", "x").Replace(g.Path)
-		if !strings.HasPrefix(path, "/") {
-			path = "/" + path
-		}
-		method := g.Method
-		if method == "*" {
-			method = "PATCH"
-		}
-		add(route{method, path, path, map[string]any{}})
-		if strings.HasSuffix(g.Path, "*") {
-			add(route{method, path + "/deeper", path + "/deeper", map[string]any{}})
-		}
-	}
-	return routes
+	return d, true
 }
 
-// neighbours returns the paths next to path: each of its last segments
-// changed (a number counted up, other text prefixed with "other-"), its
-// parent and a child. Where the changed segment is a parameter of the route
-// template, the neighbour keeps the template, with the parameter's new value.
-func neighbours(path, template string, params map[string]string) []route {
-	segs := strings.Split(path, "/")
-	tsegs := strings.Split(template, "/")
-	var out []route
-	for i := len(segs) - 1; i >= 1 && i >= len(segs)-4; i-- {
-		if segs[i] == "" {
-			continue
-		}
-		changed := slices.Clone(segs)
-		changed[i] = otherSegment(segs[i])
-		p := strings.Join(changed, "/")
-		r := route{path: p, template: p, params: map[string]any{}}
-		if len(tsegs) == len(segs) {
-			if name, ok := strings.CutPrefix(tsegs[i], "{"); ok && strings.HasSuffix(name, "}") && !strings.HasSuffix(name, "+}") {
-				r.template, r.params = template, anyMap(params)
-				r.params[strings.TrimSuffix(name, "}")] = changed[i]
-			}
-		}
-		out = append(out, r)
-	}
-	if i := strings.LastIndexByte(path, '/'); i > 0 {
-		out = append(out, route{path: path[:i], template: path[:i], params: map[string]any{}})
-	}
-	child := strings.TrimSuffix(path, "/") + "/x"
-	return append(out, route{path: child, template: child, params: map[string]any{}})
-}
-
-func anyMap(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-// otherSegment is another value of a path segment: the next number for a
-// number (another invoice), else the text prefixed with "other-".
-func otherSegment(seg string) string {
-	if n, err := strconv.ParseUint(seg, 10, 63); err == nil {
-		return strconv.FormatUint(n+1, 10)
-	}
-	return "other-" + seg
+// routes are the caller's other requests this check replays.
+func (c *cacheCheck) routes() []route {
+	return otherRoutes(c.res.Event, c.res.Decision.Grants, c.a.PolicyMentions().Paths)
 }
 
 // routeDisagreements replays the caller's request on other routes that share
-// its cache key and compares the policy's answer with the cached policy's, and
-// the policy's grants with this request's.
-func routeDisagreements(ctx context.Context, a *authorizer.Authorizer, res *authorizer.Result, doc events.APIGatewayCustomAuthorizerPolicy, sources IdentitySources) []string {
-	key, _ := sources.Key(res.Input["request"].(map[string]any))
+// its cache key and compares the policy's answer with the cached policy's, the
+// policy's grants with this request's, and, where the cached policy allows,
+// what reaches the backend.
+func (c *cacheCheck) routeDisagreements(doc events.APIGatewayCustomAuthorizerPolicy) []string {
 	var out []string
-	movingGrants, more := "", 0
+	movingGrants, movingValues, more := "", "", 0
 	disagree := func(format string, a ...any) {
 		if len(out) < maxDisagreements {
 			out = append(out, fmt.Sprintf(format, a...))
@@ -179,38 +131,66 @@ func routeDisagreements(ctx context.Context, a *authorizer.Authorizer, res *auth
 			more++
 		}
 	}
-	for _, r := range otherRoutes(res) {
-		arn := res.Event.ARN.Resources(r.method, r.path)
+	for _, r := range c.routes() {
+		arn := c.res.Event.ARN.Resources(r.method, r.path)
 		if len(arn) != 1 {
 			continue
 		}
-		input := clone(res.Input)
+		input := clone(c.res.Input)
 		r.setOn(input["request"].(map[string]any), arn[0])
-		if k, _ := sources.Key(input["request"].(map[string]any)); k != key {
-			continue // another cache entry: API Gateway asks the policy
-		}
-		d, err := a.DecideInput(ctx, input)
-		if err != nil {
+		d, ok := c.replay(input, 0)
+		if !ok {
 			continue
 		}
 		cached := gateway.Allows(doc, arn[0])
 		switch {
+		case d == nil && cached:
+			disagree("the cached policy allows %s %s, on which the policy fails (the authorizer would deny it)", r.method, r.path)
+			continue
+		case d == nil:
+			continue
 		case d.Allow && !cached:
 			disagree("the policy allows %s %s for this caller, but the cached policy refuses it: no grant covers it", r.method, r.path)
 		case !d.Allow && cached:
 			disagree("the cached policy allows %s %s, which the policy denies this caller: the grants are broader than the policy", r.method, r.path)
 		}
-		if movingGrants == "" && !sameGrants(d.Grants, res.Decision.Grants) {
-			movingGrants = fmt.Sprintf("the grants change with the request: for %s %s the policy grants %s, for this request %s; API Gateway answers the caller's other requests with this request's policy, so compute the grants from the identity alone", r.method, r.path, grantList(d.Grants), grantList(res.Decision.Grants))
+		if movingGrants == "" && !sameGrants(d.Grants, c.ref.Grants) {
+			movingGrants = fmt.Sprintf("the grants change with the request: for %s %s the policy grants %s, for this request %s; API Gateway answers the caller's other requests with this request's policy, so compute the grants from the identity alone", r.method, r.path, grantList(d.Grants), grantList(c.ref.Grants))
+		}
+		if movingValues == "" && cached {
+			if field, theirs, ours := backendValues(d, c.ref); field != "" {
+				movingValues = fmt.Sprintf("the %s changes with the request: for %s %s, which the cached policy allows, the policy gives %s, this request %s; this request's values reach the backend with the caller's other requests for the TTL, so compute the context, principal_id and usage_identifier_key from the identity alone", field, r.method, r.path, theirs, ours)
+			}
 		}
 	}
 	if more > 0 {
 		out = append(out, fmt.Sprintf("and %d more of the caller's requests on which the cached policy and the policy disagree", more))
 	}
-	if movingGrants != "" {
-		out = append(out, movingGrants)
+	for _, w := range []string{movingGrants, movingValues} {
+		if w != "" {
+			out = append(out, w)
+		}
 	}
 	return out
+}
+
+// backendValues names the first of the values a cached response hands the
+// backend (context, principal_id, usage identifier key) in which two decisions
+// differ, with both values in JSON; "" when they agree.
+func backendValues(d, ref *decision.Decision) (field, theirs, ours string) {
+	show := func(v any) string {
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	switch {
+	case !reflect.DeepEqual(d.Context, ref.Context):
+		return "context", show(d.Context), show(ref.Context)
+	case d.PrincipalID != ref.PrincipalID:
+		return "principal_id", show(d.PrincipalID), show(ref.PrincipalID)
+	case d.UsageIdentifierKey != ref.UsageIdentifierKey:
+		return "usage_identifier_key", show(d.UsageIdentifierKey), show(ref.UsageIdentifierKey)
+	}
+	return "", "", ""
 }
 
 func sameGrants(a, b []decision.Grant) bool {
@@ -236,64 +216,124 @@ func grantList(gs []decision.Grant) string {
 	return strings.Join(parts, ", ")
 }
 
-// fieldDependencies changes one request field at a time that API Gateway's cache
-// does not key on, and reports those that change the decision.
-func fieldDependencies(ctx context.Context, a *authorizer.Authorizer, res *authorizer.Result, sources IdentitySources, simple bool) []string {
-	req := res.Input["request"].(map[string]any)
-	key, _ := sources.Key(req)
-	changes := map[string][]func(map[string]any){
-		"source_ip":  {set("source_ip", "10.1.2.3"), set("source_ip", "203.0.113.77")},
-		"user_agent": {set("user_agent", "another-agent/1.0")},
-		"time_ms":    {shift(3600e3), shift(6 * 3600e3), shift(12 * 3600e3), shift(-12 * 3600e3)},
-		"headers":    {drop("headers", func(n string) bool { return !sources.Has("header", n) })},
-		"query":      {drop("query", func(n string) bool { return !sources.Has("query", n) })},
-		"cookies":    {drop("cookies", func(n string) bool { return !sources.Has("cookie", n) })},
+// change is one change of the request: what it does, to which field.
+type change struct {
+	field string // the field of input.request, or "method", "path"
+	what  string // what changed in it, for the warning; "" to say nothing more
+	apply func(rq map[string]any)
+	// shift moves the time: request.time_ms and OPA's clock.
+	shift time.Duration
+}
+
+// fieldDependencies changes one request field at a time that API Gateway's
+// cache does not key on, and reports those that change the decision.
+func (c *cacheCheck) fieldDependencies(simple bool) []string {
+	req := c.res.Input["request"].(map[string]any)
+	mentions := c.a.PolicyMentions()
+	changes := []change{
+		{field: "source_ip", apply: set("source_ip", "10.1.2.3")},
+		{field: "source_ip", apply: set("source_ip", "203.0.113.77")},
+		{field: "user_agent", apply: set("user_agent", "another-agent/1.0")},
+	}
+	for _, h := range []time.Duration{time.Hour, 6 * time.Hour, 12 * time.Hour, -12 * time.Hour} {
+		changes = append(changes, change{field: "time_ms", apply: shift(h), shift: h})
+	}
+	for _, m := range []struct {
+		field, kind string
+		names       []string
+	}{
+		{"headers", "header", mentions.Headers},
+		{"query", "query", mentions.Query},
+		{"cookies", "cookie", mentions.Cookies},
+	} {
+		kind, field := m.kind, m.field
+		apply := func(f func(map[string]any)) func(map[string]any) {
+			if field != "cookies" {
+				return f
+			}
+			return func(rq map[string]any) { f(rq); syncCookieHeader(rq) }
+		}
+		changes = append(changes, change{field: field, what: "all but the identity sources removed",
+			apply: apply(drop(field, func(n string) bool { return !c.sources.Has(kind, n) }))})
+		for _, name := range m.names {
+			if c.sources.Has(kind, name) {
+				continue
+			}
+			what := name + " set"
+			if entry(req[m.field], name) != "" {
+				what = name + " removed"
+			}
+			changes = append(changes, change{field: field, what: what, apply: apply(toggle(field, name))})
+		}
 	}
 	if simple {
 		// A simple response holds no route: the cached yes or no answers
-		// every route with the same key, and a route key tells routes apart,
-		// not the paths of one route.
-		method, path, template := text(req["method"]), text(req["path"]), text(req["route"])
-		to := func(r route) func(map[string]any) {
-			return func(rq map[string]any) { r.setOn(rq, methodARN(res, r.method, r.path)) }
-		}
-		changes["method and path"] = []func(map[string]any){
-			to(route{"PATCH", "/another/route", "/another/route", map[string]any{}}),
-			to(route{method, "/another/route", "/another/route", map[string]any{}}),
-			to(route{otherMethod(method), path, template, anyMap(res.Event.Request.PathParams)}),
-		}
-		for _, n := range neighbours(path, template, res.Event.Request.PathParams) {
-			if n.template == template {
-				n.method = method
-				changes["path"] = append(changes["path"], to(n))
+		// every route with the same key. A route key tells routes apart, not
+		// the methods of an ANY route nor the paths of one route.
+		method, template := text(req["method"]), text(req["route"])
+		for _, r := range c.routes() {
+			field := "method and path"
+			if r.method == method && r.template == template {
+				field = "path" // a path within this route
 			}
+			arn := methodARN(c.res, r.method, r.path)
+			changes = append(changes, change{field: field, what: r.method + " " + r.path, apply: func(rq map[string]any) { r.setOn(rq, arn) }})
 		}
 	}
-	fields := make([]string, 0, len(changes))
-	for f := range changes {
-		fields = append(fields, f)
-	}
-	sort.Strings(fields)
-	var out []string
-	for _, field := range fields {
-		if _, present := req[strings.Fields(field)[0]]; !present {
+	// Report each field once, in a stable order, with the changes that
+	// change the decision.
+	sort.SliceStable(changes, func(i, j int) bool { return changes[i].field < changes[j].field })
+	var fields []string
+	changed := map[string][]string{}
+	for _, ch := range changes {
+		if ch.field == "time_ms" && changed[ch.field] != nil {
+			continue // one instant is enough to say it
+		}
+		input := clone(c.res.Input)
+		rq := input["request"].(map[string]any)
+		ch.apply(rq)
+		if ch.shift == 0 && reflect.DeepEqual(rq, clone(c.res.Input)["request"]) {
+			continue // nothing to change
+		}
+		d, ok := c.replay(input, ch.shift)
+		if !ok || d != nil && sameDecision(d, c.ref) {
 			continue
 		}
-		for _, change := range changes[field] {
-			input := clone(res.Input)
-			change(input["request"].(map[string]any))
-			if k, _ := sources.Key(input["request"].(map[string]any)); k != key {
-				continue // another cache entry: API Gateway asks the policy
-			}
-			d, err := a.DecideInput(ctx, input)
-			if err == nil && sameDecision(d, res.Decision) {
-				continue
-			}
-			out = append(out, fmt.Sprintf("the decision changes with request.%s, which is not an identity source: API Gateway would reuse it for this caller's other requests for the TTL; set the TTL to 0 or make it an identity source", field))
-			break
+		if changed[ch.field] == nil {
+			fields = append(fields, ch.field)
 		}
+		changed[ch.field] = append(changed[ch.field], ch.what)
+	}
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = c.fieldWarning(f, changed[f])
 	}
 	return out
+}
+
+// maxShown bounds the changes a warning names.
+const maxShown = 4
+
+func (c *cacheCheck) fieldWarning(field string, whats []string) string {
+	if field == "time_ms" {
+		return "the decision changes with the time (request.time_ms, and OPA's clock: time.now_ns), which can never be part of the cache key: API Gateway would reuse it for this caller's requests for the TTL; set the TTL to 0"
+	}
+	whats = slices.DeleteFunc(whats, func(w string) bool { return w == "" })
+	detail := ""
+	if len(whats) > maxShown {
+		whats = append(whats[:maxShown:maxShown], fmt.Sprintf("and %d more", len(whats)-maxShown))
+	}
+	if len(whats) > 0 {
+		detail = strings.Join(whats, ", ")
+	}
+	if (field == "path" || field == "method and path") && c.sources.Has("context", "routeKey") {
+		// Replayed requests share this request's key: its route key too.
+		detail += fmt.Sprintf("; each has this request's route key, %s: $context.routeKey is the route template, not the request", text(c.res.Input["request"].(map[string]any)["route_key"]))
+	}
+	if detail != "" {
+		detail = " (" + detail + ")"
+	}
+	return fmt.Sprintf("the decision changes with request.%s, which is not an identity source%s: API Gateway would reuse it for this caller's other requests for the TTL; set the TTL to 0 or make it an identity source", field, detail)
 }
 
 // methodARN is the ARN of this request's API and stage for method and path.
@@ -304,23 +344,15 @@ func methodARN(res *authorizer.Result, method, path string) string {
 	return res.Event.ARN.String()
 }
 
-// otherMethod is a verb other than m.
-func otherMethod(m string) string {
-	if m == "DELETE" {
-		return "GET"
-	}
-	return "DELETE"
-}
-
 func set(field string, v any) func(map[string]any) {
 	return func(r map[string]any) { r[field] = v }
 }
 
-func shift(ms float64) func(map[string]any) {
+func shift(d time.Duration) func(map[string]any) {
 	return func(r map[string]any) {
 		if t, ok := r["time_ms"].(json.Number); ok {
-			if f, err := t.Float64(); err == nil {
-				r["time_ms"] = json.Number(fmt.Sprintf("%.0f", f+ms))
+			if ms, err := t.Int64(); err == nil {
+				r["time_ms"] = json.Number(fmt.Sprint(ms + d.Milliseconds()))
 			}
 		}
 	}
@@ -337,8 +369,41 @@ func drop(field string, which func(string) bool) func(map[string]any) {
 	}
 }
 
+// toggle removes the named entry of a request map when it is there, and sets
+// it ("true", which also passes a test for presence) when it is not.
+func toggle(field, name string) func(map[string]any) {
+	return func(r map[string]any) {
+		m, _ := r[field].(map[string]any)
+		if m == nil {
+			m = map[string]any{}
+			r[field] = m
+		}
+		if _, ok := m[name]; ok {
+			delete(m, name)
+		} else {
+			m[name] = "true"
+		}
+	}
+}
+
+// syncCookieHeader makes the Cookie header say what the cookies say, as it
+// would in a request with those cookies, so that a cookie change changes the
+// cache key when the Cookie header is an identity source. An HTTP API's
+// payload 2.0 may carry the cookies without the header; it is left so.
+func syncCookieHeader(rq map[string]any) {
+	h, _ := rq["headers"].(map[string]any)
+	if _, ok := h["cookie"]; !ok {
+		return
+	}
+	if v := cookieHeader(rq["cookies"]); v != "" {
+		h["cookie"] = v
+	} else {
+		delete(h, "cookie")
+	}
+}
+
 func sameDecision(a, b *decision.Decision) bool {
-	return a.Allow == b.Allow && a.PrincipalID == b.PrincipalID &&
+	return a.Allow == b.Allow && a.PrincipalID == b.PrincipalID && a.UsageIdentifierKey == b.UsageIdentifierKey &&
 		reflect.DeepEqual(a.Grants, b.Grants) && reflect.DeepEqual(a.Context, b.Context)
 }
 

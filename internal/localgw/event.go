@@ -31,9 +31,15 @@ type Request struct {
 	Method  string
 	Path    string // may carry a ?query
 	Headers map[string][]string
-	// Route is the API's route template, such as /orders/{id}; the path when empty.
-	Route    string
-	SourceIP string
+	// Route is the API's route template, such as /orders/{id}, or $default;
+	// the path when empty.
+	Route string
+	// RouteKey is the route's key, which names its method or ANY:
+	// "ANY /orders/{id}", "$default"; Method and Route when empty.
+	RouteKey string
+	// PathParams are the route's path parameters, as the path spells them.
+	PathParams map[string]string
+	SourceIP   string
 }
 
 // Kinds lists the kinds Event builds.
@@ -56,6 +62,14 @@ func Event(r Request, api API) ([]byte, error) {
 	route := r.Route
 	if route == "" {
 		route = path
+	}
+	routeKey := r.RouteKey
+	if routeKey == "" {
+		routeKey = method + " " + route
+	}
+	pathParams := r.PathParams
+	if pathParams == nil {
+		pathParams = map[string]string{}
 	}
 	sourceIP := r.SourceIP
 	if sourceIP == "" {
@@ -80,7 +94,7 @@ func Event(r Request, api API) ([]byte, error) {
 			"type": "REQUEST", "methodArn": methodARN, "resource": route, "path": path, "httpMethod": method,
 			"headers": single, "multiValueHeaders": multi,
 			"queryStringParameters": lastValues(query), "multiValueQueryStringParameters": map[string][]string(query),
-			"pathParameters": map[string]string{}, "stageVariables": stageVariables,
+			"pathParameters": pathParams, "stageVariables": stageVariables,
 			"requestContext": map[string]any{
 				"accountId": api.AccountID, "apiId": api.ID, "stage": api.Stage, "domainName": domain,
 				"requestId": requestID, "requestTimeEpoch": now.UnixMilli(), "httpMethod": method,
@@ -112,14 +126,23 @@ func Event(r Request, api API) ([]byte, error) {
 		for k, v := range query {
 			joined[k] = strings.Join(v, ",")
 		}
+		// An HTTP API decodes the path parameters; a REST API passes them as
+		// the path spells them.
+		decoded := make(map[string]string, len(pathParams))
+		for name, v := range pathParams {
+			if d, err := url.PathUnescape(v); err == nil {
+				v = d
+			}
+			decoded[name] = v
+		}
 		ev = map[string]any{
-			"version": "2.0", "type": "REQUEST", "routeArn": methodARN, "routeKey": method + " " + route,
+			"version": "2.0", "type": "REQUEST", "routeArn": methodARN, "routeKey": routeKey,
 			"rawPath": "/" + api.Stage + path, "rawQueryString": rawQuery, "cookies": cookies,
-			"headers": lower, "queryStringParameters": joined, "pathParameters": map[string]string{},
+			"headers": lower, "queryStringParameters": joined, "pathParameters": decoded,
 			"stageVariables": stageVariables,
 			"requestContext": map[string]any{
 				"accountId": api.AccountID, "apiId": api.ID, "stage": api.Stage, "domainName": domain,
-				"requestId": requestID, "routeKey": method + " " + route, "timeEpoch": now.UnixMilli(),
+				"requestId": requestID, "routeKey": routeKey, "timeEpoch": now.UnixMilli(),
 				"http": map[string]any{"method": method, "path": "/" + api.Stage + path, "protocol": "HTTP/1.1",
 					"sourceIp": sourceIP, "userAgent": userAgent},
 			},

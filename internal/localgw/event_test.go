@@ -63,3 +63,43 @@ func TestEventsDecode(t *testing.T) {
 		t.Fatal("a relative path was accepted")
 	}
 }
+
+// TestEventsCarryTheRoute: the route a request matched reaches the policy as
+// API Gateway sends it, in each kind that has one: the template as resource and
+// resourcePath (REST, HTTP 1.0) or in routeKey (HTTP 2.0, where ANY and
+// $default stay in the key), and the path parameters, which an HTTP API
+// decodes and a REST API passes as the path spells them.
+func TestEventsCarryTheRoute(t *testing.T) {
+	params := map[string]string{"id": "7", "name": "a%20b"}
+	tests := []struct {
+		kind, method, route, key string
+		wantRoute, wantKey       string
+		wantName                 string
+	}{
+		{"rest", "GET", "/orders/{id}/{name}", "", "/orders/{id}/{name}", "GET /orders/{id}/{name}", "a%20b"},
+		{"rest", "DELETE", "/orders/{id}/{name}", "ANY /orders/{id}/{name}", "/orders/{id}/{name}", "DELETE /orders/{id}/{name}", "a%20b"},
+		{"http1", "GET", "/orders/{id}/{name}", "", "/orders/{id}/{name}", "GET /orders/{id}/{name}", "a%20b"},
+		{"http", "GET", "/orders/{id}/{name}", "", "/orders/{id}/{name}", "GET /orders/{id}/{name}", "a b"},
+		{"http", "DELETE", "/orders/{id}/{name}", "ANY /orders/{id}/{name}", "/orders/{id}/{name}", "ANY /orders/{id}/{name}", "a b"},
+		{"http", "GET", "$default", "$default", "$default", "$default", ""},
+	}
+	for _, tt := range tests {
+		p := params
+		if tt.route == "$default" {
+			p = nil
+		}
+		raw, err := Event(Request{Kind: tt.kind, Method: tt.method, Path: "/orders/7/a%20b", Route: tt.route, RouteKey: tt.key, PathParams: p}, DefaultAPI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := gateway.Decode(raw)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, raw)
+		}
+		r := ev.Request
+		if r.Route != tt.wantRoute || r.RouteKey != tt.wantKey || r.PathParams["name"] != tt.wantName || r.Path != "/orders/7/a%20b" {
+			t.Errorf("%s %s %q: route %q, key %q, path %q, params %v; want %q, %q, name %q",
+				tt.kind, tt.method, tt.key, r.Route, r.RouteKey, r.Path, r.PathParams, tt.wantRoute, tt.wantKey, tt.wantName)
+		}
+	}
+}

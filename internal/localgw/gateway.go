@@ -34,16 +34,24 @@ type Options struct {
 	IdentitySources IdentitySources
 	// CacheTTL is the authorizer result cache's time to live; 0 turns it off.
 	CacheTTL time.Duration
-	Backend  http.Handler
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Routes are the API's routes. Each request is matched to one, as API
+	// Gateway matches it, which gives the event its route, route key and path
+	// parameters; a request no route takes is answered as API Gateway answers
+	// it, without the authorizer. Without routes, every path is its own route:
+	// a cache keyed on the route key or resource path keeps one entry per
+	// path, where API Gateway keeps one per route.
+	Routes  Routes
+	Backend http.Handler
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
-// Gateway is API Gateway on a laptop. It turns plain HTTP requests into the
-// authorizer events API Gateway would send, calls the core, enforces the returned
-// IAM policy with IAM's rules (an explicit Deny wins, '*' crosses '/'), caches
-// authorizer results per identity source for the TTL as API Gateway does, answers
-// 401 and 403 with API Gateway's bodies, and hands allowed requests to the backend.
+// Gateway is API Gateway on a laptop. It matches plain HTTP requests to the
+// API's routes, turns them into the authorizer events API Gateway would send,
+// calls the core, enforces the returned IAM policy with IAM's rules (an
+// explicit Deny wins, '*' crosses '/'), caches authorizer results per identity
+// source for the TTL as API Gateway does, answers 401 and 403 with API
+// Gateway's bodies, and hands allowed requests to the backend.
 type Gateway struct {
 	opts Options
 
@@ -90,15 +98,35 @@ func (g *Gateway) Replace(authorize Authorize) {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := g.opts.Now()
 	line := []any{"method", r.Method, "path", r.URL.Path}
-	status, outcome, cache := g.serve(w, r)
+	status, outcome, cache, route := g.serve(w, r)
+	if len(g.opts.Routes) > 0 {
+		line = append(line, "route", route)
+	}
 	line = append(line, "status", status, "outcome", outcome, "cache", cache,
 		"latency_ms", float64(g.opts.Now().Sub(start).Microseconds())/1000)
 	g.opts.Log.Info("request", line...)
 }
 
 // serve answers one request and returns what the log line says of it.
-func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (status int, outcome, cache string) {
-	event, err := Event(Request{Kind: g.opts.Kind, Method: r.Method, Path: r.URL.RequestURI(), Headers: r.Header, SourceIP: sourceIP(r)}, g.opts.API)
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (status int, outcome, cache, routeKey string) {
+	req := Request{Kind: g.opts.Kind, Method: r.Method, Path: r.URL.RequestURI(), Headers: r.Header, SourceIP: sourceIP(r)}
+	if len(g.opts.Routes) > 0 {
+		path, _, _ := strings.Cut(req.Path, "?")
+		route, params, ok := g.opts.Routes.Match(strings.ToUpper(r.Method), path)
+		if !ok {
+			return g.noRoute(w), "no route: authorizer not called", "-", "-"
+		}
+		req.Route, req.RouteKey, req.PathParams = route.Template, route.Key, params
+		routeKey = route.Key
+	}
+	status, outcome, cache = g.decide(w, r, req)
+	return status, outcome, cache, routeKey
+}
+
+// decide calls the authorizer for req, or its cache, and answers as the
+// returned policy says.
+func (g *Gateway) decide(w http.ResponseWriter, r *http.Request, req Request) (status int, outcome, cache string) {
+	event, err := Event(req, g.opts.API)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return http.StatusBadRequest, "bad request", "-"
@@ -208,6 +236,22 @@ func (g *Gateway) refuse(w http.ResponseWriter, status int, effect string) {
 	w.Header().Set("X-Amzn-Errortype", errorType)
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(body + "\n"))
+}
+
+// noRoute answers a request no route takes as API Gateway does, before any
+// authorizer: an HTTP API with 404, a REST API with 403 and its misleading
+// "Missing Authentication Token".
+func (g *Gateway) noRoute(w http.ResponseWriter) int {
+	w.Header().Set("Content-Type", "application/json")
+	if g.opts.Kind == "http" {
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"message":"Not Found"}` + "\n"))
+		return http.StatusNotFound
+	}
+	w.Header().Set("X-Amzn-Errortype", "MissingAuthenticationTokenException")
+	w.WriteHeader(http.StatusForbidden)
+	_, _ = w.Write([]byte(`{"message":"Missing Authentication Token"}` + "\n"))
+	return http.StatusForbidden
 }
 
 func sourceIP(r *http.Request) string {

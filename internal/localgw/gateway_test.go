@@ -338,3 +338,60 @@ func TestGatewayIdentitySourcesOfAPIGateway(t *testing.T) {
 		t.Fatalf("a stage without the variable: %d, authorizer called %d times", w.Code, f.calls.Load())
 	}
 }
+
+// TestGatewayKeysTheCacheOnTheRoute: with the routes of the API given, a cache
+// keyed on $context.routeKey (or REST's resourcePath) is shared by the
+// requests of one route, as in API Gateway: the reader's cached answer for
+// /orders/7 answers /orders/8 without the authorizer. A request no route
+// takes is answered as API Gateway answers it, without the authorizer.
+func TestGatewayKeysTheCacheOnTheRoute(t *testing.T) {
+	f := newFixture(t)
+	reader := f.token(t, "bob", "orders-readers")
+	tests := []struct {
+		kind, sources string
+		routes        []string
+		calls         int64 // after GET /orders/7 then /orders/8
+		noRoute       int
+		noRouteBody   string
+	}{
+		{"http", "$request.header.Authorization,$context.routeKey", []string{"GET /orders/{id}"}, 1,
+			404, `{"message":"Not Found"}`},
+		{"rest", "method.request.header.Authorization,context.resourcePath", []string{"GET /orders/{id}"}, 1,
+			403, `{"message":"Missing Authentication Token"}`},
+		{"http", "$request.header.Authorization,$context.routeKey", nil, 2, 0, ""}, // per path without routes
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind+" "+strings.Join(tt.routes, ","), func(t *testing.T) {
+			sources, err := ParseIdentitySources(tt.sources)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var routes Routes
+			if tt.routes != nil {
+				if routes, err = ParseRoutes(tt.kind, tt.routes); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.calls.Store(0)
+			g := New(Options{Kind: tt.kind, API: DefaultAPI, IdentitySources: sources, CacheTTL: 300 * time.Second, Routes: routes,
+				Now: func() time.Time { return f.now }}, f.core(t, "", tt.kind == "http"))
+			for _, path := range []string{"/orders/7", "/orders/8"} {
+				if w := do(t, g, "GET", path, reader); w.Code != 200 {
+					t.Fatalf("GET %s: %d %s", path, w.Code, w.Body)
+				}
+			}
+			if n := f.calls.Load(); n != tt.calls {
+				t.Errorf("the authorizer was called %d times for /orders/7 and /orders/8, want %d", n, tt.calls)
+			}
+			if tt.noRoute == 0 {
+				return
+			}
+			calls := f.calls.Load()
+			w := do(t, g, "DELETE", "/orders/7", reader)
+			if w.Code != tt.noRoute || strings.TrimSpace(w.Body.String()) != tt.noRouteBody || f.calls.Load() != calls {
+				t.Errorf("DELETE /orders/7, no route: %d %s after %d more authorizer calls; want %d %s, none",
+					w.Code, strings.TrimSpace(w.Body.String()), f.calls.Load()-calls, tt.noRoute, tt.noRouteBody)
+			}
+		})
+	}
+}

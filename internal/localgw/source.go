@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/apigw-authz/authz/internal/gateway"
 	"github.com/apigw-authz/authz/internal/identity"
 )
 
@@ -154,6 +155,10 @@ func (s IdentitySources) Key(req map[string]any) (string, bool) {
 		switch src.Kind {
 		case "header":
 			values[i] = entry(req["headers"], src.Name)
+			if values[i] == "" && src.Name == "cookie" {
+				// Payload 2.0 carries the cookies apart from the headers.
+				values[i] = cookieHeader(req["cookies"])
+			}
 		case "query":
 			values[i] = entry(req["query"], src.Name)
 		case "cookie":
@@ -168,6 +173,53 @@ func (s IdentitySources) Key(req map[string]any) (string, bool) {
 		complete = complete && values[i] != ""
 	}
 	return strings.Join(values, "\x00"), complete
+}
+
+// Missing returns the identity sources the event's request lacks (absent or
+// empty), for which API Gateway answers 401 without calling the authorizer. A
+// TOKEN authorizer's one identity source is its token header: it lacks its
+// header sources when the event has no token.
+func (s IdentitySources) Missing(ev *gateway.Event) IdentitySources {
+	var out IdentitySources
+	if ev.Kind == gateway.KindToken {
+		if ev.AuthorizationToken == "" {
+			for _, src := range s {
+				if src.Kind == "header" {
+					out = append(out, src)
+				}
+			}
+		}
+		return out
+	}
+	doc := ev.Request.Document()
+	for _, src := range s {
+		if _, ok := (IdentitySources{src}).Key(doc); !ok {
+			out = append(out, src)
+		}
+	}
+	return out
+}
+
+// cookieHeader is the Cookie header of a request with these cookies, in a
+// stable order.
+func cookieHeader(cookies any) string {
+	var names []string
+	switch m := cookies.(type) {
+	case map[string]string:
+		for k := range m {
+			names = append(names, k)
+		}
+	case map[string]any:
+		for k := range m {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + "=" + entry(cookies, n)
+	}
+	return strings.Join(parts, "; ")
 }
 
 func field(name string) func(map[string]any) string {

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/apigw-authz/authz/internal/gateway"
 )
 
 func TestParseIdentitySources(t *testing.T) {
@@ -62,5 +64,54 @@ func TestIdentitySourcesKey(t *testing.T) {
 	doc["query"] = map[string]any{}
 	if _, ok := sources.Key(doc); ok {
 		t.Fatal("a missing identity source went unnoticed")
+	}
+}
+
+// An HTTP API's payload 2.0 carries the cookies apart from the headers: the
+// Cookie header, as an identity source, is read from them.
+func TestIdentitySourcesKeyCookieHeaderOfHTTPAPIs(t *testing.T) {
+	sources, err := ParseIdentitySources("$request.header.Cookie")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := map[string]any{"headers": map[string]any{}, "cookies": map[string]any{"theme": "dark", "id": "7"}}
+	key, ok := sources.Key(doc)
+	if !ok || key != "id=7; theme=dark" {
+		t.Fatalf("Key = %q, %v", key, ok)
+	}
+}
+
+// Missing names the identity sources an event lacks, for which API Gateway
+// answers 401 without calling the authorizer; a TOKEN authorizer's identity
+// source is its token.
+func TestIdentitySourcesMissing(t *testing.T) {
+	sources, err := ParseIdentitySources("$request.header.Authorization,$request.querystring.tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := map[string][]string{"Authorization": {"Bearer t"}}
+	tests := []struct {
+		name string
+		req  Request
+		want string
+	}{
+		{"both", Request{Kind: "http", Path: "/a?tenant=x", Headers: h}, ""},
+		{"no tenant", Request{Kind: "http", Path: "/a", Headers: h}, "query:tenant"},
+		{"neither", Request{Kind: "rest", Path: "/a"}, "header:authorization,query:tenant"},
+		{"a token event with its token", Request{Kind: "token", Path: "/a", Headers: h}, ""},
+		{"a token event without", Request{Kind: "token", Path: "/a"}, "header:authorization"},
+	}
+	for _, tt := range tests {
+		raw, err := Event(tt.req, DefaultAPI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := gateway.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sources.Missing(ev).String(); got != tt.want {
+			t.Errorf("%s: Missing = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

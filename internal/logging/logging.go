@@ -11,12 +11,19 @@
 package logging
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"io"
+	"log"
 	"log/slog"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
 )
 
 // MaxValueBytes is the most a string value takes in a log line; longer values
@@ -32,14 +39,55 @@ func JSON(w io.Writer, level slog.Leveler) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: cleanAttr}))
 }
 
-// RouteStandardLog makes l, marked "logger":"stdlib", slog's default logger, and
-// so the standard log package's output: each log.Printf becomes one line of l at
-// info level, cleaned like every other. aws-lambda-go reports every error a
-// handler returns (a 401's "Unauthorized"), and why its runtime loop ended, with
-// log.Printf; without this, those are dated text lines among the JSON ones, which
-// a pipeline reading one JSON object per line cannot take.
+// RouteStandardLog makes l, marked "logger":"stdlib", slog's default logger and
+// the standard log package's output, so that every line is one JSON object a
+// pipeline can read. aws-lambda-go writes with the standard logger its report
+// of each error a handler returns, of a panic, and why its runtime loop ended
+// (log.Fatalf, just before the process exits).
+//
+// The report of the handler's 401 (unauthorizedReport) is routine and logged at
+// info level. Every other line is logged at error level: the standard logger
+// has no levels, and a line this package does not know is a failure of the
+// runtime until shown otherwise, which AUTHZ_LOG_LEVEL=error must not hide.
 func RouteStandardLog(l *slog.Logger) {
-	slog.SetDefault(l.With("logger", "stdlib"))
+	l = l.With("logger", "stdlib")
+	slog.SetDefault(l)
+	// After slog.SetDefault, which routes the standard logger at info level.
+	log.SetOutput(stdlibWriter{l})
+	log.SetFlags(0)
+}
+
+// unauthorizedReport is aws-lambda-go's report of the error an authorizer
+// returns for a 401: API Gateway answers 401 to the text "Unauthorized", and
+// internal/authorizer's ErrUnauthorized is errors.New("Unauthorized"). A test
+// holds the two together.
+var unauthorizedReport = lambdaReport(errors.New("Unauthorized")) //nolint:staticcheck // API Gateway matches this exact text
+
+// lambdaReport is the line aws-lambda-go (v1.55.1, lambda/invoke_loop.go
+// reportFailure) writes for an error a handler returns: its
+// messages.InvokeResponse_Error as JSON, with the error's text and the name of
+// its type (errorString for errors.New).
+func lambdaReport(err error) string {
+	t := reflect.TypeOf(err)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	b, _ := json.Marshal(messages.InvokeResponse_Error{Message: err.Error(), Type: t.Name()})
+	return string(b)
+}
+
+// stdlibWriter logs each line of the standard logger: the 401 report at info
+// level, any other at error level.
+type stdlibWriter struct{ log *slog.Logger }
+
+func (w stdlibWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	level := slog.LevelError
+	if msg == unauthorizedReport {
+		level = slog.LevelInfo
+	}
+	w.log.Log(context.Background(), level, msg)
+	return len(p), nil
 }
 
 // Text returns a logger writing logfmt-style lines to w, for people at a terminal.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -94,35 +95,108 @@ func TestLinesAreClipped(t *testing.T) {
 	}
 }
 
-// TestStandardLogWritesJSON prints what aws-lambda-go prints with the standard
-// logger (its report of a handler's error, a runtime API failure quoting a URL)
-// and checks that each comes out as one cleaned JSON line among the others.
-func TestStandardLogWritesJSON(t *testing.T) {
-	prev := slog.Default()
+// stdlibLine is a line the standard logger wrote through RouteStandardLog.
+type stdlibLine struct{ Time, Level, Msg, Logger string }
+
+// routeStandardLog routes the standard logger to a JSON logger at level, for
+// one test, and returns what it writes.
+func routeStandardLog(t *testing.T, level slog.Level) *bytes.Buffer {
+	t.Helper()
+	prev, flags, out := slog.Default(), log.Flags(), log.Writer()
 	t.Cleanup(func() {
 		slog.SetDefault(prev)
-		log.SetOutput(os.Stderr)
-		log.SetFlags(log.LstdFlags)
+		log.SetOutput(out)
+		log.SetFlags(flags)
 	})
 	var buf bytes.Buffer
-	RouteStandardLog(JSON(&buf, slog.LevelInfo))
-	log.Printf("%s", `{"errorMessage":"Unauthorized","errorType":"errorString"}`)
-	log.Printf("runtime API client failed to close %s response body: %v", "http://127.0.0.1:9001/next?X-Amz-Signature=SIGSECRET", "EOF")
-	want := []string{
-		`{"errorMessage":"Unauthorized","errorType":"errorString"}`,
-		"runtime API client failed to close http://127.0.0.1:9001/next?REDACTED response body: EOF",
-	}
-	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
-	if len(lines) != len(want) {
-		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), buf.String())
-	}
-	for i, line := range lines {
-		var m struct{ Time, Level, Msg, Logger string }
+	RouteStandardLog(JSON(&buf, level))
+	return &buf
+}
+
+func stdlibLines(t *testing.T, buf *bytes.Buffer) []stdlibLine {
+	t.Helper()
+	var lines []stdlibLine
+	for i, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		var m stdlibLine
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("line %d is not one JSON object: %v\n%s", i+1, err, line)
 		}
-		if m.Time == "" || m.Level != "INFO" || m.Msg != want[i] || m.Logger != "stdlib" {
-			t.Errorf("line %d: %+v, want msg %q at INFO from logger stdlib", i+1, m, want[i])
+		if m.Time == "" || m.Logger != "stdlib" {
+			t.Errorf("line %d: %+v, want a time and logger stdlib", i+1, m)
 		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+// TestStandardLogWritesJSON prints what aws-lambda-go prints with the standard
+// logger (its report of a handler's error, of a panic, a runtime API failure
+// quoting a URL, why its loop ended) and checks that each comes out as one
+// cleaned JSON line: the handler's known report at INFO, everything else at
+// ERROR, so that AUTHZ_LOG_LEVEL=error keeps the failures and drops only the
+// routine 401 reports.
+func TestStandardLogWritesJSON(t *testing.T) {
+	printed := []string{
+		`{"errorMessage":"Unauthorized","errorType":"errorString"}`,
+		`{"errorMessage":"runtime error: index out of range","errorType":"boundsError","stackTrace":[{"path":"x.go","line":1,"label":"f"}]}`,
+		`{"errorMessage":"Unauthorized","errorType":"otherError"}`,
+		"runtime API client failed to close http://127.0.0.1:9001/next?X-Amz-Signature=SIGSECRET response body: EOF",
+		"expected AWS Lambda environment variables [AWS_LAMBDA_RUNTIME_API] are not defined",
+	}
+	type want struct{ level, msg string }
+	failures := []want{
+		{"ERROR", printed[1]},
+		{"ERROR", printed[2]},
+		{"ERROR", "runtime API client failed to close http://127.0.0.1:9001/next?REDACTED response body: EOF"},
+		{"ERROR", printed[4]},
+	}
+	tests := []struct {
+		level slog.Level
+		want  []want
+	}{
+		{slog.LevelInfo, append([]want{{"INFO", printed[0]}}, failures...)},
+		{slog.LevelWarn, failures},
+		{slog.LevelError, failures},
+	}
+	for _, tt := range tests {
+		t.Run(tt.level.String(), func(t *testing.T) {
+			buf := routeStandardLog(t, tt.level)
+			for _, p := range printed {
+				log.Printf("%s", p)
+			}
+			lines := stdlibLines(t, buf)
+			if len(lines) != len(tt.want) {
+				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(tt.want), buf)
+			}
+			for i, m := range lines {
+				if m.Level != tt.want[i].level || m.Msg != tt.want[i].msg {
+					t.Errorf("line %d: %s %q\nwant     %s %q", i+1, m.Level, m.Msg, tt.want[i].level, tt.want[i].msg)
+				}
+			}
+		})
+	}
+}
+
+// TestStandardLogFatalIsKept runs log.Fatalf, as aws-lambda-go does when its
+// runtime loop ends, in a child process logging at error level, and reads the
+// line it leaves: the one report of why the function stopped.
+func TestStandardLogFatalIsKept(t *testing.T) {
+	if os.Getenv("LOGGING_TEST_FATAL") == "1" {
+		RouteStandardLog(JSON(os.Stdout, slog.LevelError))
+		log.Fatalf("%v", errors.New("unexpected EOF from the runtime API"))
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStandardLogFatalIsKept$")
+	cmd.Env = append(os.Environ(), "LOGGING_TEST_FATAL=1")
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("the child ended with %v, want exit status 1\n%s", err, out)
+	}
+	lines := stdlibLines(t, bytes.NewBuffer(out))
+	if len(lines) != 1 || lines[0].Level != "ERROR" || lines[0].Msg != "unexpected EOF from the runtime API" {
+		t.Fatalf("the child wrote %+v, want one ERROR line with log.Fatalf's message\n%s", lines, out)
 	}
 }

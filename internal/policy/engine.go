@@ -12,6 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
@@ -71,6 +74,7 @@ type Engine struct {
 	query    rego.PreparedEvalQuery
 	text     string
 	revision string
+	mentions Mentions
 }
 
 // Load reads and compiles the bundle and prepares the query. Errors carry the
@@ -108,7 +112,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compiling the policy: %v", err)
 	}
-	return &Engine{query: pq, text: opts.Query, revision: revision(b)}, nil
+	return &Engine{query: pq, text: opts.Query, revision: revision(b), mentions: mentionsOf(b)}, nil
 }
 
 // defines reports whether a rule or the data of b can give ref a value.
@@ -194,13 +198,33 @@ func (e *Engine) Decide(ctx context.Context, input map[string]any) (*decision.De
 	return d, nil
 }
 
+// DecideAt is Decide with OPA's clock at the time given: time.now_ns (and the
+// built-ins that default to it) reads at. It is for tools that ask what the
+// policy would say at another moment, as a cached answer is reused later; the
+// Lambda decides with Decide, on the real clock.
+func (e *Engine) DecideAt(ctx context.Context, input map[string]any, at time.Time) (*decision.Decision, error) {
+	value, err := e.evaluate(ctx, input, rego.EvalTime(at))
+	if err != nil {
+		return nil, err
+	}
+	d, err := decision.Parse(value)
+	if err != nil {
+		return nil, &Error{Reason: ReasonInvalid, Err: err}
+	}
+	return d, nil
+}
+
 // Evaluate returns the raw value of the query for input, before validation.
 func (e *Engine) Evaluate(ctx context.Context, input map[string]any) (any, error) {
+	return e.evaluate(ctx, input)
+}
+
+func (e *Engine) evaluate(ctx context.Context, input map[string]any, opts ...rego.EvalOption) (any, error) {
 	value, err := ast.InterfaceToValue(input)
 	if err != nil {
 		return nil, &Error{Reason: ReasonEval, Err: fmt.Errorf("input: %v", err)}
 	}
-	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(value))
+	rs, err := e.query.Eval(ctx, append([]rego.EvalOption{rego.EvalParsedInput(value)}, opts...)...)
 	if err != nil {
 		return nil, &Error{Reason: ReasonEval, Err: err}
 	}
@@ -211,4 +235,139 @@ func (e *Engine) Evaluate(ctx context.Context, input map[string]any) (any, error
 		return nil, &Error{Reason: ReasonInvalid, Err: fmt.Errorf("%s has %d results, not one", e.text, len(rs))}
 	}
 	return rs[0].Expressions[0].Value, nil
+}
+
+// Mentions are what a policy's text names of the request, for tools that probe
+// how its decisions depend on the request: a request without a header the
+// policy tests for is no evidence about one with it.
+type Mentions struct {
+	// Headers, Query and Cookies are the constant keys the modules read of
+	// input.request.headers, .query and .cookies: by index (["x-tier"]), by
+	// dot (.debug), through an import, or with object.get. Keys held in
+	// variables are not followed.
+	Headers, Query, Cookies []string
+	// Paths are the string constants of the modules and the data that start
+	// with "/", as written: prefixes ("/admin"), grant patterns ("/orders/*").
+	Paths []string
+}
+
+// Mentions returns what the policy names of the request. The lists are sorted
+// and the caller's to keep.
+func (e *Engine) Mentions() Mentions {
+	m := e.mentions
+	return Mentions{Headers: slices.Clone(m.Headers), Query: slices.Clone(m.Query),
+		Cookies: slices.Clone(m.Cookies), Paths: slices.Clone(m.Paths)}
+}
+
+// mentionsOf walks the bundle's parsed modules and its data.
+func mentionsOf(b *bundle.Bundle) Mentions {
+	keys := map[string]map[string]bool{"headers": {}, "query": {}, "cookies": {}}
+	paths := map[string]bool{}
+	for _, mf := range b.Modules {
+		m := mf.Parsed
+		if m == nil {
+			continue
+		}
+		imports := importedRefs(m)
+		// read notes a key read of a request map: ref is the map, key the term.
+		read := func(ref ast.Ref, key *ast.Term) {
+			ref = resolveImport(ref, imports)
+			if len(ref) != 3 || !ref[0].Equal(ast.InputRootDocument) || !ref[1].Equal(ast.StringTerm("request")) {
+				return
+			}
+			field, ok := ref[2].Value.(ast.String)
+			name, isString := key.Value.(ast.String)
+			if set := keys[string(field)]; ok && isString && set != nil {
+				set[string(name)] = true
+			}
+		}
+		ast.NewGenericVisitor(func(x any) bool {
+			switch x := x.(type) {
+			case ast.Ref:
+				for i := 1; i < len(x); i++ {
+					read(x[:i], x[i])
+				}
+			case ast.Call:
+				objectGet(x, read)
+			case *ast.Expr:
+				if terms, ok := x.Terms.([]*ast.Term); ok && x.IsCall() {
+					objectGet(ast.Call(terms), read)
+				}
+			case *ast.Term:
+				if s, ok := x.Value.(ast.String); ok && strings.HasPrefix(string(s), "/") {
+					paths[string(s)] = true
+				}
+			}
+			return false
+		}).Walk(m)
+	}
+	dataPaths(b.Data, paths)
+	return Mentions{Headers: sortedSet(keys["headers"]), Query: sortedSet(keys["query"]),
+		Cookies: sortedSet(keys["cookies"]), Paths: sortedSet(paths)}
+}
+
+// objectGet calls read for object.get(map, "key", default).
+func objectGet(call ast.Call, read func(ast.Ref, *ast.Term)) {
+	if len(call) < 3 || call[0].String() != "object.get" {
+		return
+	}
+	if ref, ok := call[1].Value.(ast.Ref); ok {
+		read(ref, call[2])
+	}
+}
+
+// importedRefs maps the names a module's imports bind to what they import.
+func importedRefs(m *ast.Module) map[ast.Var]ast.Ref {
+	out := map[ast.Var]ast.Ref{}
+	for _, imp := range m.Imports {
+		ref, ok := imp.Path.Value.(ast.Ref)
+		if !ok {
+			continue
+		}
+		out[imp.Name()] = ref
+	}
+	return out
+}
+
+// resolveImport writes a reference through an import (headers["x"] after
+// `import input.request.headers`) as the full reference.
+func resolveImport(ref ast.Ref, imports map[ast.Var]ast.Ref) ast.Ref {
+	if len(ref) == 0 {
+		return ref
+	}
+	head, ok := ref[0].Value.(ast.Var)
+	if !ok || head == ast.InputRootDocument.Value.(ast.Var) {
+		return ref
+	}
+	if full, ok := imports[head]; ok {
+		return full.Concat(ref[1:])
+	}
+	return ref
+}
+
+// dataPaths adds the strings of the data that start with "/".
+func dataPaths(v any, paths map[string]bool) {
+	switch v := v.(type) {
+	case string:
+		if strings.HasPrefix(v, "/") {
+			paths[v] = true
+		}
+	case map[string]any:
+		for _, x := range v {
+			dataPaths(x, paths)
+		}
+	case []any:
+		for _, x := range v {
+			dataPaths(x, paths)
+		}
+	}
+}
+
+func sortedSet(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
