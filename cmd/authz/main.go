@@ -46,6 +46,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return buildBundle(args[1:], stdout, stderr)
 	case "init":
 		return initRepo(args[1:], stdout, stderr)
+	case "jwks":
+		return jwks(args[1:], stdout, stderr)
 	case "version":
 		printVersion(stdout)
 		return exitAllow
@@ -68,6 +70,7 @@ Usage:
   authz token --sub S [flags]         mint a token with the dev issuer of authz serve --dev-issuer
   authz bundle [flags] DIR...         build one bundle (.tar.gz) from policy folders, with roots, revision, signature
   authz init DIR                      write a starter policy repository: lib, schema, policy, tests, Makefile, CI
+  authz jwks snapshot [-o FILE]       write the issuers' key sets for AUTHZ_JWKS_SNAPSHOT (cold starts without the IdP)
   authz version                       print versions
 
 Run "authz COMMAND -h" for its flags. Configuration comes from the same AUTHZ_*

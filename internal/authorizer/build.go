@@ -7,6 +7,7 @@ import (
 
 	"github.com/apigw-authz/authz/internal/config"
 	"github.com/apigw-authz/authz/internal/decision"
+	"github.com/apigw-authz/authz/internal/delivery"
 	"github.com/apigw-authz/authz/internal/gateway"
 	"github.com/apigw-authz/authz/internal/identity"
 	"github.com/apigw-authz/authz/internal/policy"
@@ -23,26 +24,43 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger) (*Authorize
 // when v is not nil: `authz check --claims` uses it for unverified claims.
 func BuildWithVerifier(ctx context.Context, cfg config.Config, log *slog.Logger, v Verifier) (*Authorizer, error) {
 	if v == nil {
-		iv, err := identity.New(cfg.Issuers, identity.Options{Logger: log, KeyCooldown: cfg.JWKSCooldown, HTTPTimeout: cfg.IdPTimeout})
+		iv, err := identity.New(cfg.Issuers, identity.Options{Logger: log, KeyCooldown: cfg.JWKSCooldown, HTTPTimeout: cfg.IdPTimeout,
+			Snapshot: cfg.JWKSSnapshot})
 		if err != nil {
 			return nil, &config.Error{Variable: "AUTHZ_ISSUERS", Err: err}
 		}
 		v = iv
 	}
-	engine, err := policy.Load(ctx, policy.Options{Bundle: cfg.Bundle, PublicKey: cfg.BundlePublicKey, Query: cfg.Query, Dirs: cfg.BundleDirs})
+	decider, err := loadPolicy(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	return New(Options{
 		Verifier:            v,
-		Decider:             engine,
+		Decider:             decider,
 		Sources:             cfg.TokenSources,
 		Responder:           gateway.Responder{SimpleResponses: cfg.SimpleResponses},
 		AllowAmbiguousPaths: cfg.AllowAmbiguousPaths,
-		Revision:            engine.Revision(),
 		Log:                 log,
 		DecisionLog:         cfg.DecisionLog,
 	}), nil
+}
+
+// revisioned is a Decider that names the policy it decides with.
+type revisioned interface {
+	Decider
+	Revision() string
+}
+
+// loadPolicy gives the policy the configuration names: a bundle in the
+// function package (or the embedded one), read and compiled once, or a remote
+// bundle or an OPA configuration, kept in force by OPA's plugin manager.
+func loadPolicy(ctx context.Context, cfg config.Config, log *slog.Logger) (revisioned, error) {
+	if cfg.OPAConfig != "" || delivery.Remote(cfg.Bundle) && len(cfg.BundleDirs) == 0 {
+		return delivery.Start(ctx, delivery.Options{OPAConfig: cfg.OPAConfig, Bundle: cfg.Bundle, PublicKey: cfg.BundlePublicKey,
+			PollInterval: cfg.BundlePollInterval, Query: cfg.Query}, log)
+	}
+	return policy.Load(ctx, policy.Options{Bundle: cfg.Bundle, PublicKey: cfg.BundlePublicKey, Query: cfg.Query, Dirs: cfg.BundleDirs})
 }
 
 // Warm fetches what the verifier needs from the identity providers ahead of the
@@ -81,5 +99,11 @@ func (a *Authorizer) PolicyMentions() policy.Mentions {
 	return policy.Mentions{}
 }
 
-// Revision names the policy in use.
-func (a *Authorizer) Revision() string { return a.opts.Revision }
+// Revision names the policy in use: the Decider's own when it can change (a
+// policy kept in force from a bundle service), else Options.Revision.
+func (a *Authorizer) Revision() string {
+	if r, ok := a.opts.Decider.(interface{ Revision() string }); ok {
+		return r.Revision()
+	}
+	return a.opts.Revision
+}

@@ -28,7 +28,7 @@ func (a *Authorizer) log(ctx context.Context, res *Result) {
 		slog.String("outcome", string(res.Outcome)),
 		slog.String("reason", res.Reason),
 		slog.String("principal", res.PrincipalID),
-		slog.String("policy_revision", a.opts.Revision),
+		slog.String("policy_revision", a.Revision()),
 		slog.Float64("latency_ms", float64(res.Latency.Microseconds())/1000),
 	)
 	if res.Err != nil {

@@ -21,6 +21,12 @@ type Config struct {
 	TokenSources    identity.Sources
 	Bundle          string
 	BundlePublicKey string
+	// BundlePollInterval is AUTHZ_BUNDLE_POLL_INTERVAL: how often a remote
+	// bundle is checked; 0 reads it once.
+	BundlePollInterval time.Duration
+	// OPAConfig is AUTHZ_OPA_CONFIG: a standard OPA configuration, or a path
+	// to one. It excludes Bundle and BundlePublicKey.
+	OPAConfig       string
 	Query           string
 	SimpleResponses bool
 	DecisionLog     bool
@@ -32,6 +38,9 @@ type Config struct {
 	JWKSCooldown time.Duration
 	// IdPTimeout bounds each fetch of a discovery document or key set.
 	IdPTimeout time.Duration
+	// JWKSSnapshot is the file AUTHZ_JWKS_SNAPSHOT names, read and checked: key
+	// sets to start from instead of fetching them. Nil when unset.
+	JWKSSnapshot *identity.Snapshot
 	// BundleDirs, set by local tools and never by the environment, are source
 	// folders read as one bundle instead of Bundle.
 	BundleDirs []string
@@ -61,6 +70,7 @@ func FromEnv(getenv func(string) string, issuersOptional bool) (Config, error) {
 		LogLevel:        slog.LevelInfo,
 		JWKSCooldown:    15 * time.Second,
 		IdPTimeout:      3 * time.Second,
+		OPAConfig:       strings.TrimSpace(getenv("AUTHZ_OPA_CONFIG")),
 	}
 	var errs []error
 	bad := func(variable string, err error) { errs = append(errs, &Error{Variable: variable, Err: err}) }
@@ -114,7 +124,31 @@ func FromEnv(getenv func(string) string, issuersOptional bool) (Config, error) {
 	if c.IdPTimeout, err = duration(getenv("AUTHZ_IDP_TIMEOUT"), c.IdPTimeout, 100*time.Millisecond, 10*time.Second); err != nil {
 		bad("AUTHZ_IDP_TIMEOUT", err)
 	}
+	if c.BundlePollInterval, err = pollInterval(getenv("AUTHZ_BUNDLE_POLL_INTERVAL")); err != nil {
+		bad("AUTHZ_BUNDLE_POLL_INTERVAL", err)
+	}
+	if c.OPAConfig != "" && (c.Bundle != "" || c.BundlePublicKey != "") {
+		bad("AUTHZ_OPA_CONFIG", errors.New("excludes AUTHZ_BUNDLE and AUTHZ_BUNDLE_PUBLIC_KEY: give the bundle and its keys in the OPA configuration"))
+	}
+	if v := strings.TrimSpace(getenv("AUTHZ_JWKS_SNAPSHOT")); v != "" {
+		if c.JWKSSnapshot, err = identity.ReadSnapshot(v); err != nil {
+			bad("AUTHZ_JWKS_SNAPSHOT", fmt.Errorf("%v (write it with authz jwks snapshot, or unset the variable)", err))
+		}
+	}
 	return c, errors.Join(errs...)
+}
+
+// pollInterval reads AUTHZ_BUNDLE_POLL_INTERVAL: 0 (read the bundle once), or
+// a duration from 1s to 24h; 60s when unset.
+func pollInterval(v string) (time.Duration, error) {
+	if strings.TrimSpace(v) == "0" {
+		return 0, nil
+	}
+	d, err := duration(v, time.Minute, time.Second, 24*time.Hour)
+	if err != nil {
+		return d, fmt.Errorf("%v, or 0 to read the bundle once", err)
+	}
+	return d, nil
 }
 
 func duration(v string, def, lo, hi time.Duration) (time.Duration, error) {

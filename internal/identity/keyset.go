@@ -196,7 +196,17 @@ func (k *keySet) fetch(done chan struct{}) {
 }
 
 func (k *keySet) download() ([]jose.JSONWebKey, error) {
-	req, err := http.NewRequest(http.MethodGet, k.url, nil)
+	body, err := k.fetchBody(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return parseKeySet(body)
+}
+
+// fetchBody GETs the key set and returns it as served, for download to parse
+// and for a snapshot to keep.
+func (k *keySet) fetchBody(ctx context.Context) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +223,7 @@ func (k *keySet) download() ([]jose.JSONWebKey, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", k.url, resp.Status)
 	}
-	return parseKeySet(body)
+	return body, nil
 }
 
 // parseKeySet reads a JWKS and keeps the keys that may verify signatures: public

@@ -45,6 +45,9 @@ type Options struct {
 	Now func() time.Time
 	// HTTPClient replaces the bounded client built from the options above.
 	HTTPClient *http.Client
+	// Snapshot, when set, gives issuers their key sets (and discovery's
+	// jwks_uri) before any fetch: see Snapshot.
+	Snapshot *Snapshot
 }
 
 func (o *Options) defaults() {
@@ -105,7 +108,7 @@ type issuer struct {
 }
 
 // New returns a verifier for the issuers. It makes no network call: discovery and
-// keys are fetched by Warm or on first use.
+// keys are fetched by Warm or on first use, unless opts.Snapshot holds them.
 func New(issuers []IssuerConfig, opts Options) (*Verifier, error) {
 	opts.defaults()
 	v := &Verifier{opts: opts, byIssuer: map[string]*issuer{}, keySets: map[string]*keySet{}}
@@ -131,6 +134,9 @@ func New(issuers []IssuerConfig, opts Options) (*Verifier, error) {
 	if err := checkDistinct(issuers); err != nil {
 		return nil, fmt.Errorf("identity: %v", err)
 	}
+	if opts.Snapshot != nil {
+		v.seed(opts.Snapshot)
+	}
 	return v, nil
 }
 
@@ -145,7 +151,7 @@ func (v *Verifier) Warm(ctx context.Context) error {
 	for _, iss := range v.all() {
 		wg.Go(func() {
 			keys, err := v.keysOf(ctx, iss)
-			if err == nil {
+			if err == nil && !keys.held() { // seeded, or fetched for another issuer
 				err = keys.refresh(ctx)
 			}
 			if err != nil {
@@ -387,11 +393,7 @@ func (v *Verifier) keysOf(ctx context.Context, iss *issuer) (*keySet, error) {
 		defer iss.mu.Unlock()
 		return iss.keys, nil
 	}
-	jwksURI := iss.cfg.JWKSURI
-	if jwksURI == "" && iss.profile.jwksURI != nil {
-		jwksURI = iss.profile.jwksURI(&iss.cfg)
-	}
-	if jwksURI != "" {
+	if jwksURI := iss.fixedJWKSURI(); jwksURI != "" {
 		defer iss.mu.Unlock()
 		iss.keys = v.keySet(jwksURI)
 		return iss.keys, nil
@@ -432,6 +434,15 @@ func (v *Verifier) keysOf(ctx context.Context, iss *issuer) (*keySet, error) {
 		return nil, fail(ReasonUnavailable, "discovery of %s: %v", iss.cfg.Issuer, iss.discoveryErr)
 	}
 	return iss.keys, nil
+}
+
+// fixedJWKSURI is the key set the issuer uses without discovery: its jwks_uri,
+// or its profile's; "" when discovery names it.
+func (iss *issuer) fixedJWKSURI() string {
+	if iss.cfg.JWKSURI == "" && iss.profile.jwksURI != nil {
+		return iss.profile.jwksURI(&iss.cfg)
+	}
+	return iss.cfg.JWKSURI
 }
 
 // discover reads the issuer's discovery document with go-oidc, which checks that

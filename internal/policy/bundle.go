@@ -436,10 +436,48 @@ func readAtMost(r io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// verificationConfig builds OPA's bundle verification from a PEM public key, or a
-// path to one. Bundles are expected to be signed with key id "default", as
-// `opa build --signing-key` does unless told otherwise.
-func verificationConfig(key string) (*bundle.VerificationConfig, error) {
+// DefaultKeyID is the key id of a single AUTHZ_BUNDLE_PUBLIC_KEY, as `opa
+// build --signing-key` and `authz bundle` sign unless told otherwise.
+const DefaultKeyID = "default"
+
+// PublicKeys reads AUTHZ_BUNDLE_PUBLIC_KEY: a PEM public key or a path to one,
+// under key id "default", or a JSON object of key ids to PEM keys or paths, for
+// a rotation ({"2026-10": "...", "2026-11": "/var/task/keys/2026-11.pem"}).
+// A key id is never empty: OPA once verified a bundle against an empty one
+// without checking its signature (GHSA-g2pf-6v5v-qcc8). RSA keys must have at
+// least 2048 bits.
+func PublicKeys(setting string) (map[string]*bundle.KeyConfig, error) {
+	setting = strings.TrimSpace(setting)
+	named := map[string]string{DefaultKeyID: setting}
+	if strings.HasPrefix(setting, "{") {
+		named = nil
+		if err := json.Unmarshal([]byte(setting), &named); err != nil {
+			return nil, fmt.Errorf("not a JSON object of key ids to PEM keys: %v", err)
+		}
+		if len(named) == 0 {
+			return nil, errors.New("the JSON object names no key")
+		}
+	}
+	keys := make(map[string]*bundle.KeyConfig, len(named))
+	for id, key := range named {
+		if strings.TrimSpace(id) == "" {
+			return nil, errors.New("a key id is empty")
+		}
+		kc, err := publicKey(key)
+		if err != nil {
+			if len(named) > 1 || id != DefaultKeyID {
+				return nil, fmt.Errorf("key %q: %v", id, err)
+			}
+			return nil, err
+		}
+		keys[id] = kc
+	}
+	return keys, nil
+}
+
+// publicKey reads one PEM public key, or a path to one, and names its OPA
+// signing algorithm.
+func publicKey(key string) (*bundle.KeyConfig, error) {
 	pemText := key
 	if !strings.Contains(key, "-----BEGIN") {
 		b, err := os.ReadFile(key)
@@ -469,8 +507,36 @@ func verificationConfig(key string) (*bundle.VerificationConfig, error) {
 	if alg == "" {
 		return nil, fmt.Errorf("a %T key is not supported; use RSA or ECDSA", pub)
 	}
-	keys := map[string]*bundle.KeyConfig{"default": {Key: pemText, Algorithm: alg}}
-	return bundle.NewVerificationConfig(keys, "default", "", nil), nil
+	return &bundle.KeyConfig{Key: pemText, Algorithm: alg}, nil
+}
+
+// verificationConfig builds OPA's bundle verification from
+// AUTHZ_BUNDLE_PUBLIC_KEY. A single key verifies under key id "default"; with
+// several, the signature's own key id chooses among them.
+func verificationConfig(setting string) (*bundle.VerificationConfig, error) {
+	keys, err := PublicKeys(setting)
+	if err != nil {
+		return nil, err
+	}
+	keyID := ""
+	if _, ok := keys[DefaultKeyID]; ok && len(keys) == 1 {
+		keyID = DefaultKeyID
+	}
+	return bundle.NewVerificationConfig(keys, keyID, "", nil), nil
+}
+
+// ReadArchive reads a .tar.gz bundle from r, at most MaxBundleBytes of it,
+// and checks it against the bundle limits before anything parses it. It gives
+// the bytes back for OPA's reader.
+func ReadArchive(r io.Reader) ([]byte, error) {
+	b, err := readAtMost(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkArchive(b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // revision identifies the policy in the decision log: the manifest's revision

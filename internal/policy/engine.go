@@ -34,6 +34,9 @@ const (
 	ReasonEval      = "policy_error"       // evaluation failed: a runtime error, a conflict, a timeout
 	ReasonUndefined = "decision_undefined" // the query has no value for this input
 	ReasonInvalid   = "decision_invalid"   // the value is not a decision document
+	// ReasonNotReady: no bundle has been activated yet (a remote bundle at a
+	// cold start), so there is no policy to ask.
+	ReasonNotReady = "policy_not_ready"
 )
 
 // Error is an evaluation failure.
@@ -80,26 +83,51 @@ type Engine struct {
 // Load reads and compiles the bundle and prepares the query. Errors carry the
 // compiler's messages and name the setting at fault.
 func Load(ctx context.Context, opts Options) (*Engine, error) {
-	if opts.Query == "" {
-		opts.Query = DefaultQuery
-	}
-	ref, err := ast.ParseRef(opts.Query)
-	if err != nil || !ref.HasPrefix(ast.DefaultRootRef) || len(ref) < 2 {
-		return nil, fmt.Errorf("AUTHZ_QUERY %q: must be a reference into data, like %s", opts.Query, DefaultQuery)
+	if err := CheckQuery(opts.Query); err != nil {
+		return nil, err
 	}
 	b, err := loadBundle(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
+	return Compile(ctx, b, opts.Query)
+}
+
+// CheckQuery says what is wrong with a decision query (AUTHZ_QUERY), if
+// anything; "" stands for DefaultQuery.
+func CheckQuery(query string) error {
+	if query == "" {
+		return nil
+	}
+	ref, err := ast.ParseRef(query)
+	if err != nil || !ref.HasPrefix(ast.DefaultRootRef) || len(ref) < 2 {
+		return fmt.Errorf("AUTHZ_QUERY %q: must be a reference into data, like %s", query, DefaultQuery)
+	}
+	return nil
+}
+
+// Compile compiles a bundle already read (and verified) and prepares the
+// decision query on it: the bundle must define the query, its annotated
+// modules must type-check against the input schema, and built-in errors are
+// errors. The engine keeps the bundle's data as its own, so that nothing
+// changed afterwards reaches it.
+func Compile(ctx context.Context, b *bundle.Bundle, query string) (*Engine, error) {
+	if query == "" {
+		query = DefaultQuery
+	}
+	if err := CheckQuery(query); err != nil {
+		return nil, err
+	}
+	ref := ast.MustParseRef(query)
 	if !defines(b, ref) {
-		return nil, fmt.Errorf("AUTHZ_QUERY %s: no rule or data of the bundle defines it", opts.Query)
+		return nil, fmt.Errorf("AUTHZ_QUERY %s: no rule or data of the bundle defines it", query)
 	}
 	schemas, err := inputSchema()
 	if err != nil {
 		return nil, err
 	}
 	r := rego.New(
-		rego.Query(opts.Query),
+		rego.Query(query),
 		rego.ParsedBundle("policy", b),
 		// Modules that annotate `schemas: - input: schema.input` are type-checked
 		// against the contract's input document: a misspelt field stops the load.
@@ -112,7 +140,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compiling the policy: %v", err)
 	}
-	return &Engine{query: pq, text: opts.Query, revision: revision(b), mentions: mentionsOf(b)}, nil
+	return &Engine{query: pq, text: query, revision: revision(b), mentions: mentionsOf(b)}, nil
 }
 
 // defines reports whether a rule or the data of b can give ref a value.

@@ -1,0 +1,387 @@
+package delivery
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/util"
+
+	"github.com/apigw-authz/authz/internal/logging"
+	"github.com/apigw-authz/authz/internal/loopback"
+	"github.com/apigw-authz/authz/internal/policy"
+)
+
+// Options say where the policy comes from, as the environment says it.
+type Options struct {
+	// OPAConfig is AUTHZ_OPA_CONFIG: an OPA configuration in YAML or JSON, or a
+	// path to one.
+	OPAConfig string
+	// Bundle is AUTHZ_BUNDLE when it names a remote bundle: https://,
+	// loopback http:// or s3://bucket/key.
+	Bundle string
+	// PublicKey is AUTHZ_BUNDLE_PUBLIC_KEY (see policy.PublicKeys).
+	PublicKey string
+	// PollInterval is AUTHZ_BUNDLE_POLL_INTERVAL: how often a remote bundle is
+	// checked; 0 reads it once.
+	PollInterval time.Duration
+	// Query is AUTHZ_QUERY.
+	Query string
+	// Getenv reads the AWS variables Lambda sets (AWS_REGION,
+	// AWS_ENDPOINT_URL_S3). Default os.Getenv.
+	Getenv func(string) string
+}
+
+// Remote reports whether AUTHZ_BUNDLE names a bundle that is fetched, and so
+// polled, rather than one in the function package.
+func Remote(bundle string) bool {
+	for _, scheme := range []string{"https://", "http://", "s3://"} {
+		if strings.HasPrefix(bundle, scheme) {
+			return true
+		}
+	}
+	return false
+}
+
+// bundleName is the name of the bundle the simple variables configure.
+const bundleName = "authz"
+
+// supportedSections are the top-level keys of an OPA configuration that the
+// authorizer runs. The others configure parts of OPA it does not run (a server,
+// discovery, status reports), or that the next releases add (decision_logs):
+// accepting them silently would let a security team believe they work.
+var supportedSections = []string{"services", "bundles", "keys", "labels", "persistence_directory"}
+
+// config is an OPA configuration the authorizer can run, and what it takes from
+// it.
+type config struct {
+	raw []byte // for plugins.New
+	// interval is how often the bundles are checked; 0 for never again.
+	interval time.Duration
+	// limits stand for the services' credentials (see limitsPlugin), to be
+	// registered with the plugin manager.
+	limits map[string]*limitsPlugin
+	// describe says where the policy comes from, for the start-up line.
+	describe string
+}
+
+// buildConfig turns the options into the OPA configuration to run: the one
+// AUTHZ_OPA_CONFIG gives, checked, or one translated from AUTHZ_BUNDLE and its
+// variables. Errors name the variable.
+func buildConfig(opts Options) (*config, error) {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.OPAConfig != "" {
+		if opts.Bundle != "" || opts.PublicKey != "" {
+			return nil, errors.New("AUTHZ_OPA_CONFIG excludes AUTHZ_BUNDLE and AUTHZ_BUNDLE_PUBLIC_KEY: give the bundle and its keys in the OPA configuration")
+		}
+		c, err := userConfig(opts.OPAConfig)
+		if err != nil {
+			return nil, fmt.Errorf("AUTHZ_OPA_CONFIG: %v", err)
+		}
+		return c, nil
+	}
+	c, err := simpleConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("AUTHZ_BUNDLE %q: %v", logging.RedactURL(opts.Bundle), err)
+	}
+	return c, nil
+}
+
+// userConfig reads and checks a standard OPA configuration.
+func userConfig(setting string) (*config, error) {
+	text := []byte(setting)
+	trimmed := strings.TrimSpace(setting)
+	if !strings.HasPrefix(trimmed, "{") && !strings.Contains(trimmed, "\n") && !strings.Contains(trimmed, ": ") {
+		b, err := os.ReadFile(trimmed)
+		if err != nil {
+			return nil, fmt.Errorf("neither an OPA configuration nor a readable file: %v", err)
+		}
+		text = b
+	}
+	var doc map[string]any
+	if err := util.Unmarshal(text, &doc); err != nil {
+		return nil, fmt.Errorf("not YAML or JSON: %v", err)
+	}
+	if doc == nil {
+		return nil, errors.New("the configuration is empty")
+	}
+	for key := range doc {
+		if !slices.Contains(supportedSections, key) {
+			return nil, fmt.Errorf("section %q is not supported here (supported: %s)", key, strings.Join(supportedSections, ", "))
+		}
+	}
+	services, err := serviceMap(doc["services"])
+	if err != nil {
+		return nil, err
+	}
+	for name, raw := range services {
+		var svc struct {
+			URL  string `json:"url"`
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(raw, &svc); err != nil {
+			return nil, fmt.Errorf("service %q: %v", name, err)
+		}
+		if svc.Type != "" && svc.Type != "http" {
+			return nil, fmt.Errorf("service %q: type %q is not supported; use an HTTP bundle service or S3", name, svc.Type)
+		}
+		if err := checkServiceURL(svc.URL); err != nil {
+			return nil, fmt.Errorf("service %q: %v", name, err)
+		}
+	}
+	keys, _ := doc["keys"].(map[string]any)
+	for id := range keys {
+		if strings.TrimSpace(id) == "" {
+			// OPA once verified a bundle against an empty key id without
+			// checking its signature (GHSA-g2pf-6v5v-qcc8).
+			return nil, errors.New("keys: a key id is empty")
+		}
+	}
+	bundles, _ := doc["bundles"].(map[string]any)
+	if len(bundles) == 0 {
+		return nil, errors.New(`no bundles: name at least one under "bundles"`)
+	}
+	interval := time.Duration(0)
+	for name, v := range bundles {
+		src, _ := v.(map[string]any)
+		if src == nil {
+			return nil, fmt.Errorf("bundle %q: not an object", name)
+		}
+		if len(keys) > 0 && src["signing"] == nil {
+			// OPA accepts an unsigned bundle when keys are configured but the
+			// bundle has no signing block; a security team configuring keys
+			// means every bundle to be signed.
+			return nil, fmt.Errorf(`bundle %q: keys are configured but the bundle has no "signing" block, so OPA would accept it unsigned; add signing: {keyid: ...} or signing: {} (the signature's own key id)`, name)
+		}
+		if resource, _ := src["resource"].(string); strings.HasPrefix(resource, "file://") {
+			return nil, fmt.Errorf("bundle %q: file:// resources are not supported here; use AUTHZ_BUNDLE for a bundle in the function package", name)
+		}
+		every, err := pollingOf(src)
+		if err != nil {
+			return nil, fmt.Errorf("bundle %q: %v", name, err)
+		}
+		if interval == 0 || (every > 0 && every < interval) {
+			interval = every
+		}
+		// Lambda freezes the process between invocations, which stops OPA's
+		// own timer: the authorizer triggers the download itself, at
+		// invocation time (see Policy.Decide).
+		src["trigger"] = "manual"
+	}
+	if dir, ok := doc["persistence_directory"].(string); ok && dir != "" && !strings.HasPrefix(dir, "/tmp") {
+		return nil, fmt.Errorf("persistence_directory %q: only /tmp is writable in Lambda", dir)
+	}
+	for _, v := range bundles {
+		src, _ := v.(map[string]any)
+		if src["persist"] == true && doc["persistence_directory"] == nil {
+			doc["persistence_directory"] = "/tmp/authz-opa"
+		}
+		if src["size_limit_bytes"] == nil {
+			src["size_limit_bytes"] = policy.MaxBundleFileBytes
+		}
+	}
+	limits, err := withLimits(doc, services)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(bundles))
+	for name := range bundles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return &config{raw: raw, interval: interval, limits: limits,
+		describe: "AUTHZ_OPA_CONFIG bundles " + strings.Join(names, ", ")}, nil
+}
+
+// serviceMap reads OPA's services, a list of named objects or an object of
+// objects.
+func serviceMap(v any) (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	switch s := v.(type) {
+	case nil:
+	case map[string]any:
+		for name, svc := range s {
+			b, err := json.Marshal(svc)
+			if err != nil {
+				return nil, err
+			}
+			out[name] = b
+		}
+	case []any:
+		for i, svc := range s {
+			m, _ := svc.(map[string]any)
+			name, _ := m["name"].(string)
+			if name == "" {
+				return nil, fmt.Errorf("services[%d]: no name", i)
+			}
+			b, err := json.Marshal(svc)
+			if err != nil {
+				return nil, err
+			}
+			out[name] = b
+		}
+	default:
+		return nil, errors.New("services: neither a list nor an object")
+	}
+	return out, nil
+}
+
+// checkServiceURL allows https, and http for loopback hosts only.
+func checkServiceURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "":
+		return fmt.Errorf("url %q is not an absolute URL", logging.RedactURL(raw))
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && loopback.Host(u.Hostname()):
+		return nil
+	}
+	return fmt.Errorf("url %q: only https, or http on a loopback host", logging.RedactURL(raw))
+}
+
+// pollingOf reads a bundle's polling settings as the interval the
+// authorizer checks it at: min_delay_seconds, OPA's shortest wait.
+func pollingOf(src map[string]any) (time.Duration, error) {
+	polling, _ := src["polling"].(map[string]any)
+	if polling == nil {
+		return 60 * time.Second, nil
+	}
+	for _, k := range []string{"long_polling_timeout_seconds"} {
+		if polling[k] != nil {
+			return 0, fmt.Errorf("polling.%s is not supported: a frozen Lambda cannot hold a long poll", k)
+		}
+	}
+	switch v := polling["min_delay_seconds"].(type) {
+	case nil:
+		return 60 * time.Second, nil
+	case json.Number:
+		n, err := v.Int64()
+		if err != nil || n <= 0 {
+			return 0, errors.New("polling.min_delay_seconds must be a positive whole number")
+		}
+		return time.Duration(n) * time.Second, nil
+	case float64:
+		if v <= 0 {
+			return 0, errors.New("polling.min_delay_seconds must be positive")
+		}
+		return time.Duration(v) * time.Second, nil
+	}
+	return 0, errors.New("polling.min_delay_seconds is not a number")
+}
+
+// simpleConfig translates AUTHZ_BUNDLE (a remote URL), its public keys and its
+// poll interval into an OPA configuration of one bundle.
+func simpleConfig(opts Options) (*config, error) {
+	u, err := url.Parse(opts.Bundle)
+	if err != nil {
+		return nil, errors.New("not a URL")
+	}
+	svc := map[string]any{}
+	var resource string
+	switch u.Scheme {
+	case "s3":
+		bucket, key := u.Host, strings.TrimPrefix(u.Path, "/")
+		if bucket == "" || key == "" {
+			return nil, errors.New("s3:// needs a bucket and a key: s3://BUCKET/path/to/bundle.tar.gz")
+		}
+		if u.RawQuery != "" || u.User != nil {
+			return nil, errors.New("s3:// takes no query or user information")
+		}
+		base, err := s3Base(bucket, opts.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		svc["url"] = base
+		// OPA signs each request with Signature Version 4 from the
+		// credentials Lambda puts in the environment (AWS_ACCESS_KEY_ID,
+		// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION).
+		svc["credentials"] = map[string]any{"s3_signing": map[string]any{"environment_credentials": map[string]any{}}}
+		resource = key
+	case "https", "http":
+		if err := checkServiceURL(opts.Bundle); err != nil {
+			return nil, err
+		}
+		svc["url"] = u.Scheme + "://" + u.Host
+		resource = strings.TrimPrefix(u.EscapedPath(), "/")
+		if u.RawQuery != "" {
+			resource += "?" + u.RawQuery
+		}
+		if u.User != nil {
+			return nil, errors.New("user information in the URL is not supported; use AUTHZ_OPA_CONFIG with a bearer or client TLS credential")
+		}
+	default:
+		return nil, errors.New("not https://, loopback http:// or s3://")
+	}
+	src := map[string]any{"service": "bundle", "resource": resource, "trigger": "manual",
+		// Each file is held to the authorizer's own limit; the whole archive
+		// is checked by the services' clients (see limitsPlugin).
+		"size_limit_bytes": policy.MaxBundleFileBytes}
+	doc := map[string]any{"services": map[string]any{"bundle": svc}, "bundles": map[string]any{bundleName: src}}
+	if opts.PublicKey != "" {
+		keys, err := policy.PublicKeys(opts.PublicKey)
+		if err != nil {
+			return nil, fmt.Errorf("AUTHZ_BUNDLE_PUBLIC_KEY: %v", err)
+		}
+		cfg := map[string]any{}
+		for id, k := range keys {
+			cfg[id] = map[string]any{"key": k.Key, "algorithm": k.Algorithm}
+		}
+		doc["keys"] = cfg
+		signing := map[string]any{}
+		if _, ok := keys[policy.DefaultKeyID]; ok && len(keys) == 1 {
+			signing["keyid"] = policy.DefaultKeyID
+		}
+		// With several keys, the signature's own key id chooses the key, so
+		// that a bundle signed by the new key and one signed by the old both
+		// verify during a rotation.
+		src["signing"] = signing
+	}
+	services := map[string]json.RawMessage{}
+	services["bundle"], _ = json.Marshal(svc)
+	limits, err := withLimits(doc, services)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	return &config{raw: raw, interval: opts.PollInterval, limits: limits, describe: logging.RedactURL(opts.Bundle)}, nil
+}
+
+// s3Base is the URL of a bucket: AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) and
+// the bucket as the first path segment, for S3-compatible stores and tests,
+// or the bucket's virtual-hosted endpoint in AWS_REGION.
+func s3Base(bucket string, getenv func(string) string) (string, error) {
+	for _, v := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"} {
+		if endpoint := strings.TrimSuffix(getenv(v), "/"); endpoint != "" {
+			if err := checkServiceURL(endpoint); err != nil {
+				return "", fmt.Errorf("%s: %v", v, err)
+			}
+			return endpoint + "/" + path.Clean(bucket), nil
+		}
+	}
+	region := getenv("AWS_REGION")
+	if region == "" {
+		return "", errors.New("AWS_REGION is not set; Lambda sets it, elsewhere set it to the bucket's region")
+	}
+	domain := "amazonaws.com"
+	if strings.HasPrefix(region, "cn-") {
+		domain = "amazonaws.com.cn"
+	}
+	return "https://" + bucket + ".s3." + region + "." + domain, nil
+}
