@@ -23,7 +23,7 @@ help:
 	@echo "make test         every test: Go tests, opa test with coverage, format and lint checks"
 	@echo "make build        bin/authorizer and bin/authz for this machine"
 	@echo "make package      dist/bootstrap and dist/authorizer.zip for Lambda (ARCH=arm64|amd64)"
-	@echo "make bundle       DIR=rego/examples/NAME [SIGNING_KEY=key.pem] [REVISION=r]: one bundle.tar.gz of the folder and rego/lib"
+	@echo "make bundle       DIR=rego/examples/NAME [SIGNING_KEY=key.pem KEY_ID=id] [REVISION=r]: one signed bundle.tar.gz of the folder and rego/lib"
 	@echo "make lambda-local the packaged function under AWS's Lambda Runtime Interface Emulator on 127.0.0.1:9000, with a dev issuer"
 	@echo "make policy-test  opa fmt, opa check --strict --schema, opa test --coverage: default policy and examples"
 	@echo "make policy-ci    the same, as the policy CI workflow runs it"
@@ -31,9 +31,14 @@ help:
 	@echo "make vulncheck    govulncheck, offline, against the database of tools/vulndb/go.mod"
 	@echo "make bench        the handler benchmark (warm decision latency)"
 
+# The commit the sources come from, "-dirty" when they differ from it: the
+# embedded default bundle's revision, and the default revision of make bundle.
+REVISION ?= $(shell git describe --always --dirty 2>/dev/null)
+LDREV    := -X github.com/apigw-authz/authz/internal/policy.EmbeddedRevision=$(REVISION)
+
 build:
-	$(GO) build -o $(BIN)/authorizer ./cmd/authorizer
-	$(GO) build -o $(BIN)/authz ./cmd/authz
+	$(GO) build -ldflags '$(LDREV)' -o $(BIN)/authorizer ./cmd/authorizer
+	$(GO) build -ldflags '$(LDREV)' -o $(BIN)/authz ./cmd/authz
 
 # The local loop: a local API Gateway on 127.0.0.1:8080 in front of the core, a
 # real OIDC issuer on loopback, and the policy of rego/ and bundles/default/,
@@ -99,20 +104,29 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/authorizer
 
 # One bundle from a policy folder and the lib, as the authorizer reads them:
-# roots, a revision, and a signature (key id "default") with SIGNING_KEY. For
-# the default bundle: make bundle DIR="rego bundles/default" LIB=
-LIB ?= rego/lib
-OUT ?= bundle.tar.gz
+# roots, the revision (the git commit by default), and a signature with
+# SIGNING_KEY under KEY_ID ("default" verifies with a single
+# AUTHZ_BUNDLE_PUBLIC_KEY). For the default bundle:
+# make bundle DIR="rego bundles/default" LIB=
+LIB    ?= rego/lib
+OUT    ?= bundle.tar.gz
+KEY_ID ?= default
 bundle: build
-	@test -n "$(DIR)" || { echo "usage: make bundle DIR=rego/examples/NAME [SIGNING_KEY=key.pem] [REVISION=...] [OUT=bundle.tar.gz]"; exit 2; }
-	$(BIN)/authz bundle $(if $(LIB),--lib $(LIB)) -o $(OUT) $(if $(SIGNING_KEY),--signing-key $(SIGNING_KEY)) $(if $(REVISION),--revision $(REVISION)) $(DIR)
+	@test -n "$(DIR)" || { echo "usage: make bundle DIR=rego/examples/NAME [SIGNING_KEY=key.pem] [KEY_ID=default] [REVISION=...] [OUT=bundle.tar.gz]"; exit 2; }
+	$(BIN)/authz bundle $(if $(LIB),--lib $(LIB)) -o $(OUT) $(if $(SIGNING_KEY),--signing-key $(SIGNING_KEY) --key-id $(KEY_ID)) $(if $(REVISION),--revision $(REVISION)) $(DIR)
 
 # The Lambda artefact: a static linux binary named bootstrap for provided.al2023.
+# PACKAGE_FILES adds files to the package, beside bootstrap (in /var/task):
+# a key-set snapshot from authz jwks snapshot, a signed bundle, an OPA
+# configuration. make package PACKAGE_FILES="jwks-snapshot.json bundle.tar.gz"
+PACKAGE_FILES ?=
 package:
 	mkdir -p $(DIST)
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(DIST)/bootstrap ./cmd/authorizer
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w $(LDREV)' -o $(DIST)/bootstrap ./cmd/authorizer
 	rm -f $(DIST)/authorizer.zip
-	cd $(DIST) && if command -v zip >/dev/null; then zip -q authorizer.zip bootstrap; else python3 -m zipfile -c authorizer.zip bootstrap; fi
+	$(if $(PACKAGE_FILES),cp $(PACKAGE_FILES) $(DIST)/)
+	cd $(DIST) && files="bootstrap $(notdir $(PACKAGE_FILES))" && \
+		if command -v zip >/dev/null; then zip -q authorizer.zip $$files; else python3 -m zipfile -c authorizer.zip $$files; fi
 	@ls -l $(DIST)/bootstrap $(DIST)/authorizer.zip
 
 # The real function on this machine: the package built for it (into

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -26,10 +27,6 @@ import (
 	"github.com/apigw-authz/authz/internal/policy"
 )
 
-// signingKeyID is the key id the authorizer verifies bundle signatures with
-// (AUTHZ_BUNDLE_PUBLIC_KEY), as opa build --signing-key names it by default.
-const signingKeyID = "default"
-
 // buildBundle is authz bundle: policy folders read as one bundle, layered as
 // authz serve --bundle DIR --bundle DIR reads them, written as the .tar.gz the
 // authorizer loads, with a manifest that owns exactly what the folders define,
@@ -43,7 +40,8 @@ func buildBundle(args []string, stdout, stderr io.Writer) int {
 		lib      = set.String("lib", "", "a library `folder` layered under the policy folders, such as rego/lib")
 		out      = set.String("o", "bundle.tar.gz", "the bundle `file` to write")
 		revision = set.String("revision", "", "the manifest's `revision`, such as a commit id (default: a digest of the policy and data)")
-		keyFile  = set.String("signing-key", "", "sign the bundle with this PEM private key `file` (RSA of 2048 bits or more, or ECDSA), key id \"default\"")
+		keyFile  = set.String("signing-key", "", "sign the bundle with this PEM private key `file` (RSA of 2048 bits or more, or ECDSA)")
+		keyID    = set.String("key-id", policy.DefaultKeyID, "the signature's key `id`: \"default\" verifies with a single AUTHZ_BUNDLE_PUBLIC_KEY; another names one key of several, for a rotation")
 		alg      = set.String("signing-alg", "", "the signing `algorithm`: the one the authorizer verifies the key with, RS256 for RSA, ES256, ES384 or ES512 for ECDSA (default: that one)")
 	)
 	set.Usage = func() {
@@ -103,7 +101,11 @@ Flags:
 		return fail(exitFailure, "%v", err)
 	}
 	if key != nil {
-		if err := b.GenerateSignature(bundle.NewSigningConfig(key.pem, key.alg, ""), signingKeyID, false); err != nil {
+		if strings.TrimSpace(*keyID) == "" {
+			return fail(exitUsage, "--key-id is empty: OPA once accepted bundles under an empty key id without checking them (GHSA-g2pf-6v5v-qcc8)")
+		}
+		key.id = *keyID
+		if err := b.GenerateSignature(bundle.NewSigningConfig(key.pem, key.alg, ""), key.id, false); err != nil {
 			return fail(exitFailure, "signing: %v", err)
 		}
 	}
@@ -116,7 +118,7 @@ Flags:
 
 	signed := "unsigned"
 	if key != nil {
-		signed = fmt.Sprintf("signed with %s, key id %q: set AUTHZ_BUNDLE_PUBLIC_KEY to its public key", key.alg, signingKeyID)
+		signed = fmt.Sprintf("signed with %s, key id %q: set AUTHZ_BUNDLE_PUBLIC_KEY to its public key", key.alg, key.id)
 	}
 	fmt.Fprintf(stdout, "%s: %d modules, roots %s, revision %s, %s\n", *out, len(b.Modules), strings.Join(*b.Manifest.Roots, " "), b.Manifest.Revision, signed)
 	return exitAllow
@@ -206,6 +208,12 @@ func writeChecked(b *bundle.Bundle, out string, key *signingKey) error {
 	opts := policy.Options{Bundle: tmp.Name(), Query: os.Getenv("AUTHZ_QUERY")}
 	if key != nil {
 		opts.PublicKey = key.public
+		if key.id != policy.DefaultKeyID {
+			// Verified as the authorizer verifies a rotation: by the
+			// signature's own key id, among the keys it names.
+			named, _ := json.Marshal(map[string]string{key.id: key.public})
+			opts.PublicKey = string(named)
+		}
 	}
 	if _, err := policy.Load(context.Background(), opts); err != nil {
 		return fmt.Errorf("the authorizer would refuse this bundle: %v", err)
@@ -223,6 +231,7 @@ type signingKey struct {
 	pem    string // the private key, PEM
 	alg    string // the JWS algorithm
 	public string // the public key, PEM, as AUTHZ_BUNDLE_PUBLIC_KEY holds it
+	id     string // the key id the signature names
 }
 
 // readSigningKey reads a PEM private key. The authorizer verifies an RSA key

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"os"
@@ -398,5 +399,37 @@ func TestBundleWhereOPABuildFails(t *testing.T) {
 	}
 	if code, _, stderr := runAuthz(t, "", "bundle", "-o", filepath.Join(t.TempDir(), "b.tar.gz"), oktaGroups, regoLib); code != exitAllow {
 		t.Fatalf("authz bundle FOLDER rego/lib: exit %d: %s", code, stderr)
+	}
+}
+
+// TestBundleSignsUnderAKeyID: for a rotation the signature names its key, and
+// the authorizer, given several keys by id, verifies with the one it names.
+func TestBundleSignsUnderAKeyID(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keyFile, public := writeKey(t, key, true)
+	out := filepath.Join(t.TempDir(), "rotated.tar.gz")
+	if code, stdout, stderr := runAuthz(t, "", "bundle", "--lib", regoLib, "--signing-key", keyFile, "--key-id", "2026-11", "-o", out, oktaGroups); code != exitAllow || !strings.Contains(stdout, `key id "2026-11"`) {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	old, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, oldPublic := writeKey(t, old, true)
+	both, _ := json.Marshal(map[string]string{"2026-10": oldPublic, "2026-11": public})
+	if _, err := policy.Load(context.Background(), policy.Options{Bundle: out, PublicKey: string(both)}); err != nil {
+		t.Fatalf("refused with both keys by id: %v", err)
+	}
+	// A single key is configured under "default", which OPA uses whatever key
+	// id the signature names: the key itself still has to match.
+	if _, err := policy.Load(context.Background(), policy.Options{Bundle: out, PublicKey: public}); err != nil {
+		t.Fatalf("refused with its single key: %v", err)
+	}
+	if _, err := policy.Load(context.Background(), policy.Options{Bundle: out, PublicKey: oldPublic}); err == nil {
+		t.Fatal("accepted with another single key")
+	}
+	onlyOld, _ := json.Marshal(map[string]string{"2026-10": oldPublic})
+	if _, err := policy.Load(context.Background(), policy.Options{Bundle: out, PublicKey: string(onlyOld)}); err == nil {
+		t.Fatal("accepted without its key")
+	}
+	if code, _, stderr := runAuthz(t, "", "bundle", "--lib", regoLib, "--signing-key", keyFile, "--key-id", " ", "-o", out, oktaGroups); code != exitUsage || !strings.Contains(stderr, "--key-id is empty") {
+		t.Fatalf("an empty key id: exit %d, %s", code, stderr)
 	}
 }

@@ -294,7 +294,10 @@ func simpleConfig(opts Options) (*config, error) {
 	var resource string
 	switch u.Scheme {
 	case "s3":
-		bucket, key := u.Host, strings.TrimPrefix(u.Path, "/")
+		// The key as written, as the AWS CLI reads s3:// URLs: "team%20a" is
+		// a key with a percent sign, not a space.
+		bucket := u.Host
+		key := strings.TrimPrefix(strings.TrimPrefix(opts.Bundle, "s3://"+bucket), "/")
 		if bucket == "" || key == "" {
 			return nil, errors.New("s3:// needs a bucket and a key: s3://BUCKET/path/to/bundle.tar.gz")
 		}
@@ -310,7 +313,7 @@ func simpleConfig(opts Options) (*config, error) {
 		// credentials Lambda puts in the environment (AWS_ACCESS_KEY_ID,
 		// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION).
 		svc["credentials"] = map[string]any{"s3_signing": map[string]any{"environment_credentials": map[string]any{}}}
-		resource = key
+		resource = s3Escape(key)
 	case "https", "http":
 		if err := checkServiceURL(opts.Bundle); err != nil {
 			return nil, err
@@ -383,5 +386,21 @@ func s3Base(bucket string, getenv func(string) string) (string, error) {
 	if strings.HasPrefix(region, "cn-") {
 		domain = "amazonaws.com.cn"
 	}
+	if strings.Contains(bucket, ".") {
+		// A bucket name with dots does not fit the wildcard certificate of
+		// virtual-hosted URLs: path style.
+		return "https://s3." + region + "." + domain + "/" + bucket, nil
+	}
 	return "https://" + bucket + ".s3." + region + "." + domain, nil
+}
+
+// s3Escape escapes an object key for the request path, segment by segment, as
+// Signature Version 4 expects: "+" too, which S3 could otherwise read as a
+// space.
+func s3Escape(key string) string {
+	segments := strings.Split(key, "/")
+	for i, s := range segments {
+		segments[i] = strings.ReplaceAll(url.PathEscape(s), "+", "%2B")
+	}
+	return strings.Join(segments, "/")
 }

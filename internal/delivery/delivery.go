@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -52,6 +53,7 @@ const (
 type Policy struct {
 	manager  *plugins.Manager
 	bundles  *bundleplugin.Plugin
+	names    []string // the configured bundles, all of which must be active
 	query    string
 	interval time.Duration
 	log      *slog.Logger
@@ -94,9 +96,15 @@ func Start(ctx context.Context, opts Options, log *slog.Logger) (*Policy, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", cfg.variable(), err)
 	}
+	names := make([]string, 0, len(bcfg.Bundles))
+	for name := range bcfg.Bundles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
 	p := &Policy{
 		manager:  manager,
 		bundles:  bundleplugin.New(bcfg, manager),
+		names:    names,
 		query:    opts.Query,
 		interval: cfg.interval,
 		log:      log,
@@ -222,6 +230,20 @@ func (p *Policy) Check(ctx context.Context) error {
 // its own checks, and swaps the new engine in only if they pass.
 func (p *Policy) activated(txn storage.Transaction) {
 	ctx := context.Background()
+	// Only all the configured bundles together are the policy: one without
+	// the other (a policy without its deny list) must not decide. The plugin
+	// manager also calls this when it starts, with no bundle at all.
+	active, err := bundle.ReadBundleNamesFromStore(ctx, p.manager.Store, txn)
+	if err != nil && !storage.IsNotFound(err) {
+		p.log.Error("reading the activated bundles failed; the policy in force stays", "error", err.Error())
+		return
+	}
+	if missing := slices.DeleteFunc(slices.Clone(p.names), func(n string) bool { return slices.Contains(active, n) }); len(missing) > 0 {
+		if len(active) > 0 {
+			p.log.Info("waiting for every bundle before the policy is used", "active", strings.Join(active, ","), "missing", strings.Join(missing, ","))
+		}
+		return
+	}
 	b, err := p.read(ctx, txn)
 	if err == nil {
 		var e *policy.Engine
@@ -235,7 +257,9 @@ func (p *Policy) activated(txn storage.Transaction) {
 			return
 		}
 	}
-	p.log.Error("a policy bundle was activated that the authorizer cannot use; the last good policy stays in force",
+	// OPA's own log says it activated the bundle: it holds it in its store,
+	// and checks for a newer one as before.
+	p.log.Error("OPA activated a policy bundle the authorizer cannot use; the last good policy stays in force until a new revision",
 		"revision", b.Manifest.Revision, "in_force", p.Revision(), "error", err.Error())
 }
 

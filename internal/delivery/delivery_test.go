@@ -94,7 +94,7 @@ type bundleServer struct {
 	ok, not atomic.Int64
 }
 
-func startBundleServer(t *testing.T, body []byte) *bundleServer {
+func startBundleServer(t testing.TB, body []byte) *bundleServer {
 	s := &bundleServer{body: body}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()

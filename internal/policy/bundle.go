@@ -63,6 +63,12 @@ const (
 	MaxSignaturesBytes = 1 << 20
 )
 
+// EmbeddedRevision is the revision of the embedded default bundle: the
+// commit it was built from, which `make build` and `make package` set with
+// -ldflags -X. Empty, as in `go build` and tests, the bundle's digest stands
+// for it.
+var EmbeddedRevision string
+
 // bundleFetchTimeout bounds the download of a remote bundle at start-up.
 const bundleFetchTimeout = 20 * time.Second
 
@@ -95,7 +101,11 @@ func loadBundle(ctx context.Context, opts Options) (*bundle.Bundle, error) {
 		if err != nil {
 			return nil, err
 		}
-		return read(bundle.NewCustomReader(loader.WithFilter(skipTests)), nil, "embedded default bundle")
+		b, err := read(bundle.NewCustomReader(loader.WithFilter(skipTests)), nil, "embedded default bundle")
+		if err == nil && b.Manifest.Revision == "" {
+			b.Manifest.Revision = EmbeddedRevision
+		}
+		return b, err
 	case strings.HasPrefix(source, "s3://"):
 		return nil, fmt.Errorf("AUTHZ_BUNDLE %q: s3:// is not supported yet; use an https:// URL (for example an S3 presigned URL) or package the bundle with the function", logging.RedactURL(source))
 	case strings.HasPrefix(source, "https://"), strings.HasPrefix(source, "http://"):
