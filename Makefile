@@ -31,9 +31,10 @@ help:
 	@echo "make vulncheck    govulncheck, offline, against the database of tools/vulndb/go.mod"
 	@echo "make bench        the handler benchmark (warm decision latency)"
 
-# The commit the sources come from, "-dirty" when they differ from it: the
-# embedded default bundle's revision, and the default revision of make bundle.
-REVISION ?= $(shell git describe --always --dirty 2>/dev/null)
+# The commit the sources come from, when they do not differ from it: the
+# embedded default bundle's revision, and make bundle's. With local changes no
+# commit names them, and the bundle's digest of its policy and data stands in.
+REVISION ?= $(shell git diff --quiet HEAD -- 2>/dev/null && git rev-parse --short HEAD 2>/dev/null)
 LDREV    := -X github.com/apigw-authz/authz/internal/policy.EmbeddedRevision=$(REVISION)
 
 build:

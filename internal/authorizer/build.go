@@ -56,7 +56,7 @@ type revisioned interface {
 // function package (or the embedded one), read and compiled once, or a remote
 // bundle or an OPA configuration, kept in force by OPA's plugin manager.
 func loadPolicy(ctx context.Context, cfg config.Config, log *slog.Logger) (revisioned, error) {
-	if cfg.OPAConfig != "" || delivery.Remote(cfg.Bundle) && len(cfg.BundleDirs) == 0 {
+	if len(cfg.BundleDirs) == 0 && (cfg.OPAConfig != "" || delivery.Remote(cfg.Bundle)) {
 		return delivery.Start(ctx, delivery.Options{OPAConfig: cfg.OPAConfig, Bundle: cfg.Bundle, PublicKey: cfg.BundlePublicKey,
 			PollInterval: cfg.BundlePollInterval, Query: cfg.Query}, log)
 	}

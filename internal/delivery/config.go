@@ -7,8 +7,10 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -119,6 +121,9 @@ func userConfig(setting string) (*config, error) {
 			return nil, fmt.Errorf("section %q is not supported here (supported: %s)", key, strings.Join(supportedSections, ", "))
 		}
 	}
+	if err := checkShape(doc); err != nil {
+		return nil, err
+	}
 	services, err := serviceMap(doc["services"])
 	if err != nil {
 		return nil, err
@@ -162,7 +167,7 @@ func userConfig(setting string) (*config, error) {
 			// means every bundle to be signed.
 			return nil, fmt.Errorf(`bundle %q: keys are configured but the bundle has no "signing" block, so OPA would accept it unsigned; add signing: {keyid: ...} or signing: {} (the signature's own key id)`, name)
 		}
-		if resource, _ := src["resource"].(string); strings.HasPrefix(resource, "file://") {
+		if resource, _ := src["resource"].(string); isFileURL(resource) {
 			return nil, fmt.Errorf("bundle %q: file:// resources are not supported here; use AUTHZ_BUNDLE for a bundle in the function package", name)
 		}
 		every, err := pollingOf(src)
@@ -177,8 +182,11 @@ func userConfig(setting string) (*config, error) {
 		// invocation time (see Policy.Decide).
 		src["trigger"] = "manual"
 	}
-	if dir, ok := doc["persistence_directory"].(string); ok && dir != "" && !strings.HasPrefix(dir, "/tmp") {
-		return nil, fmt.Errorf("persistence_directory %q: only /tmp is writable in Lambda", dir)
+	if dir, ok := doc["persistence_directory"]; ok {
+		s, _ := dir.(string)
+		if clean := filepath.Clean(s); clean != "/tmp" && !strings.HasPrefix(clean, "/tmp/") {
+			return nil, fmt.Errorf("persistence_directory %q: only /tmp is writable in Lambda", s)
+		}
 	}
 	for _, v := range bundles {
 		src, _ := v.(map[string]any)
@@ -204,6 +212,90 @@ func userConfig(setting string) (*config, error) {
 	sort.Strings(names)
 	return &config{raw: raw, interval: interval, limits: limits,
 		describe: "AUTHZ_OPA_CONFIG bundles " + strings.Join(names, ", ")}, nil
+}
+
+// isFileURL reports whether a bundle resource names a local file, as OPA
+// reads it: the scheme without regard to case.
+func isFileURL(resource string) bool {
+	u, err := url.Parse(strings.TrimSpace(resource))
+	return err == nil && strings.EqualFold(u.Scheme, "file")
+}
+
+// The keys the authorizer lets through, object by object. OPA matches keys
+// without regard to case ("Resource" is resource) and ignores those it does
+// not know, so a key the checks here do not see must not reach OPA: only
+// these, spelt exactly, are accepted.
+var (
+	serviceKeys = []string{"name", "url", "headers", "credentials", "response_header_timeout_seconds", "tls", "type"}
+	sourceKeys  = []string{"service", "resource", "signing", "persist", "size_limit_bytes", "polling", "trigger"}
+	// No exclude_files (files left out of the signature could be changed)
+	// and no allow_unsigned_delta_bundles.
+	signingKeys = []string{"keyid", "scope"}
+	pollingKeys = []string{"min_delay_seconds", "max_delay_seconds", "long_polling_timeout_seconds"}
+	keyKeys     = []string{"key", "algorithm", "scope", "private_key"}
+	tlsKeys     = []string{"ca_cert", "system_ca_required"}
+)
+
+// checkShape refuses keys of an OPA configuration that the authorizer does not
+// check, or that weaken what it promises: a signing block that leaves files
+// out, a service that accepts any TLS certificate.
+func checkShape(doc map[string]any) error {
+	only := func(where string, v any, allowed []string) (map[string]any, error) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: not an object", where)
+		}
+		for k := range m {
+			if !slices.Contains(allowed, k) {
+				return nil, fmt.Errorf("%s: %q is not supported here (supported: %s)", where, k, strings.Join(allowed, ", "))
+			}
+		}
+		return m, nil
+	}
+	var services []any
+	switch s := doc["services"].(type) {
+	case map[string]any:
+		for _, v := range s {
+			services = append(services, v)
+		}
+	case []any:
+		services = s
+	}
+	for i, v := range services {
+		svc, err := only(fmt.Sprintf("services[%d]", i), v, serviceKeys)
+		if err != nil {
+			return err
+		}
+		if tls, ok := svc["tls"]; ok {
+			if _, err := only(fmt.Sprintf("services[%d].tls", i), tls, tlsKeys); err != nil {
+				return err
+			}
+		}
+	}
+	bundles, _ := doc["bundles"].(map[string]any)
+	for name, v := range bundles {
+		src, err := only("bundle "+strconv.Quote(name), v, sourceKeys)
+		if err != nil {
+			return err
+		}
+		if s, ok := src["signing"]; ok {
+			if _, err := only("bundle "+strconv.Quote(name)+" signing", s, signingKeys); err != nil {
+				return err
+			}
+		}
+		if p, ok := src["polling"]; ok {
+			if _, err := only("bundle "+strconv.Quote(name)+" polling", p, pollingKeys); err != nil {
+				return err
+			}
+		}
+	}
+	keys, _ := doc["keys"].(map[string]any)
+	for id, v := range keys {
+		if _, err := only("key "+strconv.Quote(id), v, keyKeys); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // serviceMap reads OPA's services, a list of named objects or an object of

@@ -40,8 +40,14 @@ const (
 	// StartTimeout bounds the first download at a cold start, within
 	// Lambda's ten-second init phase.
 	StartTimeout = 5 * time.Second
-	// checkTimeout bounds each later check, which runs in the background.
+	// checkTimeout bounds each later check.
 	checkTimeout = 20 * time.Second
+	// checkBudget is the most a request waits for a check it finds due.
+	// Lambda freezes the process as soon as a request is answered, so a
+	// check left to run after it would stop mid-way and, frozen longer than
+	// checkTimeout, fail at the next thaw: the request that starts a check
+	// waits for it, within its own deadline.
+	checkBudget = 2 * time.Second
 	// retryNotReady is the least time between two checks while no bundle is
 	// active: requests are being denied, so the next one should not wait a
 	// whole poll interval.
@@ -146,7 +152,7 @@ func (c *config) variable() string {
 // with policy_not_ready, which the core turns into a Deny. It also starts a
 // check for a new bundle, in the background, when one is due.
 func (p *Policy) Decide(ctx context.Context, input map[string]any) (*decision.Decision, error) {
-	p.checkIfDue()
+	p.checkIfDue(ctx)
 	e := p.current.Load()
 	if e == nil {
 		return nil, &policy.Error{Reason: policy.ReasonNotReady, Err: errors.New("no policy bundle has been activated yet")}
@@ -189,11 +195,10 @@ func (p *Policy) Stop(ctx context.Context) { p.manager.Stop(ctx) }
 
 // checkIfDue starts a check for a new bundle when the poll interval has passed
 // since the last one (or, while no bundle is active, a second), unless one is
-// running. The check runs in the background: the request is decided with the
-// policy in force, and a new revision takes effect for the requests after it
-// is activated. When Lambda freezes the process mid-check, the check goes on
-// at the next thaw.
-func (p *Policy) checkIfDue() {
+// running, and waits for it up to checkBudget and never past ctx's deadline:
+// a new revision then decides this very request. A check that takes longer
+// goes on without the request, which is decided with the policy in force.
+func (p *Policy) checkIfDue(ctx context.Context) {
 	every := p.interval
 	if p.current.Load() == nil {
 		every = retryNotReady
@@ -207,15 +212,36 @@ func (p *Policy) checkIfDue() {
 	}
 	p.lastCheck.Store(now)
 	p.checks.Add(1)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		defer p.checking.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+		cctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 		defer cancel()
-		if err := p.bundles.Trigger(ctx); err != nil {
+		if err := p.bundles.Trigger(cctx); err != nil {
 			p.log.Warn("checking for a new policy bundle failed; the policy in force stays", "revision", p.Revision(), "error", err.Error())
 		}
 	}()
+	wait := checkBudget
+	if deadline, ok := ctx.Deadline(); ok {
+		// Leave the request time to be decided after the check.
+		wait = min(wait, time.Until(deadline)-checkReserve)
+	}
+	if wait <= 0 {
+		return
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
 }
+
+// checkReserve is the time kept, before a request's deadline, to decide it
+// after waiting for a check.
+const checkReserve = 50 * time.Millisecond
 
 // Check checks for a new bundle now and waits for the outcome, for tests and
 // tools.

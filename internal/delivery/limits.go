@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/plugins"
 	"github.com/open-policy-agent/opa/v1/plugins/rest"
 
+	"github.com/apigw-authz/authz/internal/loopback"
 	"github.com/apigw-authz/authz/internal/policy"
 )
 
@@ -88,6 +90,17 @@ func (p *limitsPlugin) NewClient(c rest.Config) (*http.Client, error) {
 	}
 	wrapped := *client
 	wrapped.Transport = limitedTransport{next: next}
+	// A bundle service may redirect (S3 does, to a bucket's region), but
+	// never off https, except on loopback.
+	wrapped.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+		if len(via) >= 5 {
+			return errors.New("more than 5 redirects")
+		}
+		if r.URL.Scheme != "https" && !(r.URL.Scheme == "http" && loopback.Host(r.URL.Hostname())) {
+			return fmt.Errorf("refusing a redirect to %s://%s", r.URL.Scheme, r.URL.Host)
+		}
+		return nil
+	}
 	return &wrapped, nil
 }
 

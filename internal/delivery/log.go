@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	opalog "github.com/open-policy-agent/opa/v1/logging"
 )
@@ -36,11 +37,35 @@ func (l *opaLogger) Warn(format string, a ...any) { l.write(slog.LevelWarn, form
 // Error logs at error level.
 func (l *opaLogger) Error(format string, a ...any) { l.write(slog.LevelError, format, a...) }
 
-// WithFields returns a logger adding fields to every line.
+// WithFields returns a logger adding fields to every line. Header maps keep
+// their names and lose their values: OPA masks only Authorization and the AWS
+// session token in the requests it logs at debug level, and a service's
+// configured headers may carry an API key.
 func (l *opaLogger) WithFields(fields map[string]any) opalog.Logger {
 	out := &opaLogger{log: l.log, fields: append([]any(nil), l.fields...)}
 	for k, v := range fields {
+		switch h := v.(type) {
+		case http.Header:
+			v = headerNames(h)
+		case map[string][]string:
+			v = headerNames(h)
+		case map[string]string:
+			names := make(map[string][]string, len(h))
+			for name := range h {
+				names[name] = nil
+			}
+			v = headerNames(names)
+		}
 		out.fields = append(out.fields, k, v)
+	}
+	return out
+}
+
+// headerNames is a header map with every value replaced.
+func headerNames(h map[string][]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for name := range h {
+		out[name] = "[REDACTED]"
 	}
 	return out
 }

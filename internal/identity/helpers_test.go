@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ func containsAny(s string, subs ...string) bool {
 type rawIssuer struct {
 	URL string
 	key *rsa.PrivateKey
+	set atomic.Pointer[[]byte] // the key set served
 }
 
 const (
@@ -49,12 +51,21 @@ func startRawIssuer(t *testing.T) *rawIssuer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r := &rawIssuer{key: key}
+	r.set.Store(&set)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(set)
+		w.Write(*r.set.Load())
 	}))
 	t.Cleanup(srv.Close)
-	return &rawIssuer{URL: srv.URL, key: key}
+	r.URL = srv.URL
+	return r
+}
+
+// removeKeys makes the issuer serve an empty key set, as after a revocation.
+func (r *rawIssuer) removeKeys() {
+	empty := []byte(`{"keys":[]}`)
+	r.set.Store(&empty)
 }
 
 func (r *rawIssuer) config() IssuerConfig {

@@ -99,9 +99,14 @@ func (k *keySet) candidates(ctx context.Context, kid, alg string) ([]jose.JSONWe
 		}
 		keys, _ = k.current()
 	} else if stale {
-		// Old keys keep working while new ones are fetched: a revoked key
-		// goes within maxAge, and no request waits for it.
-		k.start()
+		// The request that finds the keys stale waits for the fetch, within
+		// its own deadline: Lambda freezes the process as soon as a request
+		// is answered, so a fetch left to run in the background would be
+		// frozen mid-way and time out at the next thaw, and a revoked key
+		// would stay. If the fetch fails or takes too long, the old keys
+		// still verify (and the next attempt waits for the cooldown).
+		_ = k.refresh(ctx)
+		keys, _ = k.current()
 	}
 	match := matching(keys, kid, alg)
 	if len(match) == 0 && kid != "" && !containsKID(keys, kid) {

@@ -374,3 +374,23 @@ func TestHangingDiscoveryHonoursTheDeadline(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestARemovedKeyStopsVerifyingOnceStale: the request that finds the keys
+// stale waits for the refresh. Left to the background, the fetch would be
+// frozen with the Lambda process as soon as the request was answered, time out
+// at the next thaw, and a key the provider removed would verify for as long as
+// requests come further apart than the fetch timeout.
+func TestARemovedKeyStopsVerifyingOnceStale(t *testing.T) {
+	iss := startRawIssuer(t)
+	clock := &fakeClock{t: time.Now()}
+	v := newVerifier(t, Options{Now: clock.Now, KeyMaxAge: time.Minute, KeyCooldown: time.Second}, iss.config())
+	tok := iss.sign(t, rawHeader, rawClaims)
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	iss.removeKeys() // the provider revokes its key
+	clock.Advance(2 * time.Minute)
+	if _, err := v.Verify(context.Background(), tok); ReasonOf(err) != ReasonUnknownKey {
+		t.Fatalf("a removed key, its set stale: %v, want %s", err, ReasonUnknownKey)
+	}
+}
