@@ -2,9 +2,11 @@
 // service or S3. It runs OPA's plugin manager with OPA's bundle plugin, from a
 // standard OPA configuration (AUTHZ_OPA_CONFIG) or one translated from
 // AUTHZ_BUNDLE; checks for a new bundle at invocation time, because Lambda
-// freezes the process between invocations and OPA's own timer with it; and,
-// each time OPA activates a bundle, compiles it into a new policy.Engine and
-// swaps that in atomically, off the request path.
+// freezes the process between invocations and OPA's own timer with it (the
+// request that finds a check due waits for it, briefly, and the others do
+// not); and, each time OPA activates a bundle, compiles it into a new
+// policy.Engine and swaps that in atomically, so that a request is always
+// decided by one whole policy.
 //
 // It never lets a request through without a policy: before the first
 // activation every decision fails with policy_not_ready, and a bundle that
@@ -68,7 +70,6 @@ type Policy struct {
 	current   atomic.Pointer[policy.Engine]
 	lastCheck atomic.Int64 // when the last check started, in Unix nanoseconds
 	checking  atomic.Bool  // a check is running
-	checks    atomic.Int64 // checks started, for tests and the log
 }
 
 // Start runs OPA's plugin manager and waits, at most StartTimeout, for the
@@ -123,7 +124,6 @@ func Start(ctx context.Context, opts Options, log *slog.Logger) (*Policy, error)
 	}
 	start := p.now()
 	p.lastCheck.Store(start.UnixNano())
-	p.checks.Add(1)
 	wctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
 	if err := p.bundles.Trigger(wctx); err != nil || p.current.Load() == nil {
@@ -211,7 +211,6 @@ func (p *Policy) checkIfDue(ctx context.Context) {
 		return
 	}
 	p.lastCheck.Store(now)
-	p.checks.Add(1)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -247,7 +246,6 @@ const checkReserve = 50 * time.Millisecond
 // tools.
 func (p *Policy) Check(ctx context.Context) error {
 	p.lastCheck.Store(p.now().UnixNano())
-	p.checks.Add(1)
 	return p.bundles.Trigger(ctx)
 }
 
