@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -246,28 +245,16 @@ func tamper(t *testing.T, s *signer) []byte {
 // TestColdStartWithTheServiceDown: without a bundle, every decision fails with
 // policy_not_ready; once the service answers, the next requests bring the
 // policy in without a restart.
+// (A service that refuses connections and comes back on the same port is
+// test/delivery_coldstart_test.go's, through the binary; here it answers 503.)
 func TestColdStartWithTheServiceDown(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there yet
-	p, _ := start(t, Options{Bundle: "http://" + addr + "/b.tar.gz", PollInterval: time.Hour})
+	srv := startBundleServer(t, bundleOf(t, policyAllowing, "v1", "/a", nil))
+	srv.serve(nil, http.StatusServiceUnavailable)
+	p, _ := start(t, Options{Bundle: srv.URL + "/b.tar.gz", PollInterval: time.Hour})
 	if ok, _, reason := decide(t, p, "/a"); ok || reason != policy.ReasonNotReady || p.Revision() != "none" {
 		t.Fatalf("before any bundle: allow %v, reason %q, revision %q", ok, reason, p.Revision())
 	}
-	ln, err = net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("the port was taken meanwhile: %v", err)
-	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Write(bundleOf(t, policyAllowing, "v1", "/a", nil))
-	}))
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	defer srv.Close()
+	srv.serve(bundleOf(t, policyAllowing, "v1", "/a", nil), 0)
 	// Requests keep being denied until a check, due a second after the last
 	// one while no bundle is active, brings the bundle in.
 	deadline := time.Now().Add(10 * time.Second)
