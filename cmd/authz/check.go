@@ -132,6 +132,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	cfg, err := config.FromEnv(os.Getenv, true) // a local tool: no issuer is needed for anonymous requests
+	cfg.PolicyMentions = true                   // for the cache-safety probes
 	if err != nil {
 		return fail("%v", err)
 	}

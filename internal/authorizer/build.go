@@ -58,9 +58,10 @@ type revisioned interface {
 func loadPolicy(ctx context.Context, cfg config.Config, log *slog.Logger) (revisioned, error) {
 	if len(cfg.BundleDirs) == 0 && (cfg.OPAConfig != "" || delivery.Remote(cfg.Bundle)) {
 		return delivery.Start(ctx, delivery.Options{OPAConfig: cfg.OPAConfig, Bundle: cfg.Bundle, PublicKey: cfg.BundlePublicKey,
-			PollInterval: cfg.BundlePollInterval, Query: cfg.Query}, log)
+			PollInterval: cfg.BundlePollInterval, Query: cfg.Query, Mentions: cfg.PolicyMentions}, log)
 	}
-	return policy.Load(ctx, policy.Options{Bundle: cfg.Bundle, PublicKey: cfg.BundlePublicKey, Query: cfg.Query, Dirs: cfg.BundleDirs})
+	return policy.Load(ctx, policy.Options{Bundle: cfg.Bundle, PublicKey: cfg.BundlePublicKey, Query: cfg.Query, Dirs: cfg.BundleDirs,
+		Mentions: cfg.PolicyMentions})
 }
 
 // Warm fetches what the verifier needs from the identity providers ahead of the

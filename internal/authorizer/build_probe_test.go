@@ -23,6 +23,7 @@ func TestDecideInputAtAndMentions(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Bundle = dir
+	cfg.PolicyMentions = true
 	a, err := Build(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)

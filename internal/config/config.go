@@ -44,6 +44,9 @@ type Config struct {
 	// BundleDirs, set by local tools and never by the environment, are source
 	// folders read as one bundle instead of Bundle.
 	BundleDirs []string
+	// PolicyMentions, set by local tools, keeps what the policy names of the
+	// request, for the cache-safety probes (policy.Options.Mentions).
+	PolicyMentions bool
 }
 
 // Error is a configuration error of one variable.

@@ -36,6 +36,9 @@ type Options struct {
 	PollInterval time.Duration
 	// Query is AUTHZ_QUERY.
 	Query string
+	// Mentions, for local tools, keeps what the policy names of the request
+	// (see policy.Options.Mentions).
+	Mentions bool
 	// Getenv reads the AWS variables Lambda sets (AWS_REGION,
 	// AWS_ENDPOINT_URL_S3). Default os.Getenv.
 	Getenv func(string) string
@@ -197,6 +200,17 @@ func userConfig(setting string) (*config, error) {
 			src["size_limit_bytes"] = policy.MaxBundleFileBytes
 		}
 	}
+	names := make([]string, 0, len(bundles))
+	for name := range bundles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return finish(doc, services, interval, "AUTHZ_OPA_CONFIG bundles "+strings.Join(names, ", "))
+}
+
+// finish puts the limits plugin in front of every service of doc and gives
+// the configuration to run.
+func finish(doc map[string]any, services map[string]json.RawMessage, interval time.Duration, describe string) (*config, error) {
 	limits, err := withLimits(doc, services)
 	if err != nil {
 		return nil, err
@@ -205,13 +219,7 @@ func userConfig(setting string) (*config, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(bundles))
-	for name := range bundles {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return &config{raw: raw, interval: interval, limits: limits,
-		describe: "AUTHZ_OPA_CONFIG bundles " + strings.Join(names, ", ")}, nil
+	return &config{raw: raw, interval: interval, limits: limits, describe: describe}, nil
 }
 
 // isFileURL reports whether a bundle resource names a local file, as OPA
@@ -445,17 +453,11 @@ func simpleConfig(opts Options) (*config, error) {
 		// verify during a rotation.
 		src["signing"] = signing
 	}
-	services := map[string]json.RawMessage{}
-	services["bundle"], _ = json.Marshal(svc)
-	limits, err := withLimits(doc, services)
+	raw, err := json.Marshal(svc)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(doc)
-	if err != nil {
-		return nil, err
-	}
-	return &config{raw: raw, interval: opts.PollInterval, limits: limits, describe: logging.RedactURL(opts.Bundle)}, nil
+	return finish(doc, map[string]json.RawMessage{"bundle": raw}, opts.PollInterval, logging.RedactURL(opts.Bundle))
 }
 
 // s3Base is the URL of a bucket: AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) and

@@ -63,6 +63,7 @@ type Policy struct {
 	bundles  *bundleplugin.Plugin
 	names    []string // the configured bundles, all of which must be active
 	query    string
+	mentions bool // keep what the policy names of the request (local tools)
 	interval time.Duration
 	log      *slog.Logger
 	now      func() time.Time
@@ -113,6 +114,7 @@ func Start(ctx context.Context, opts Options, log *slog.Logger) (*Policy, error)
 		bundles:  bundleplugin.New(bcfg, manager),
 		names:    names,
 		query:    opts.Query,
+		mentions: opts.Mentions,
 		interval: cfg.interval,
 		log:      log,
 		now:      time.Now,
@@ -271,7 +273,7 @@ func (p *Policy) activated(txn storage.Transaction) {
 	b, err := p.read(ctx, txn)
 	if err == nil {
 		var e *policy.Engine
-		if e, err = policy.Compile(ctx, b, p.query); err == nil {
+		if e, err = policy.Compile(ctx, b, p.query, p.mentions); err == nil {
 			old := p.current.Swap(e)
 			from := "none"
 			if old != nil {

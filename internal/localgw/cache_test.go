@@ -51,6 +51,7 @@ func TestCacheWarnings(t *testing.T) {
 			cfg, _ := config.FromEnv(func(string) string { return "" }, true)
 			cfg.Issuers = []identity.IssuerConfig{{Issuer: f.iss.URL, Audiences: []string{f.iss.Audience()}}}
 			cfg.SimpleResponses = tt.kind == "http"
+			cfg.PolicyMentions = true // as authz check builds its core
 			if tt.rego != "" {
 				cfg.Bundle = writePolicy(t, "package authz\n\n"+tt.rego+"\n")
 			}
@@ -203,6 +204,7 @@ func (f *fixture) policyDirs(t *testing.T, simple bool, files map[string]string)
 	cfg.Issuers = []identity.IssuerConfig{{Issuer: f.iss.URL, Audiences: []string{f.iss.Audience()}}}
 	cfg.SimpleResponses = simple
 	cfg.BundleDirs = []string{dir, filepath.Join("..", "..", "rego", "lib")}
+	cfg.PolicyMentions = true // as authz check builds its core
 	a, err := authorizer.Build(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -55,6 +55,7 @@ func (f *fixture) authorizer(t *testing.T, rego string, simple bool) *authorizer
 	}
 	cfg.Issuers = []identity.IssuerConfig{{Issuer: f.iss.URL, Audiences: []string{f.iss.Audience()}}}
 	cfg.SimpleResponses = simple
+	cfg.PolicyMentions = true // as authz check builds its core
 	if rego != "" {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "p.rego"), []byte(rego), 0o644); err != nil {

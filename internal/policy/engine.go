@@ -70,6 +70,10 @@ type Options struct {
 	// winning where two hold the same file: a policy folder and a data folder,
 	// such as rego and bundles/default. They exclude Bundle and PublicKey.
 	Dirs []string
+	// Mentions, for local tools, keeps what the policy names of the request
+	// (Engine.Mentions): a walk of the modules and data that the Lambda does
+	// not need at its cold start.
+	Mentions bool
 }
 
 // Engine evaluates one compiled policy. It is safe for concurrent use.
@@ -90,7 +94,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Compile(ctx, b, opts.Query)
+	return Compile(ctx, b, opts.Query, opts.Mentions)
 }
 
 // CheckQuery says what is wrong with a decision query (AUTHZ_QUERY), if
@@ -110,8 +114,9 @@ func CheckQuery(query string) error {
 // decision query on it: the bundle must define the query, its annotated
 // modules must type-check against the input schema, and built-in errors are
 // errors. The engine keeps the bundle's data as its own, so that nothing
-// changed afterwards reaches it.
-func Compile(ctx context.Context, b *bundle.Bundle, query string) (*Engine, error) {
+// changed afterwards reaches it. With mentions, it also keeps what the policy
+// names of the request, for Engine.Mentions.
+func Compile(ctx context.Context, b *bundle.Bundle, query string, mentions bool) (*Engine, error) {
 	if query == "" {
 		query = DefaultQuery
 	}
@@ -140,7 +145,11 @@ func Compile(ctx context.Context, b *bundle.Bundle, query string) (*Engine, erro
 	if err != nil {
 		return nil, fmt.Errorf("compiling the policy: %v", err)
 	}
-	return &Engine{query: pq, text: query, revision: revision(b), mentions: mentionsOf(b)}, nil
+	e := &Engine{query: pq, text: query, revision: revision(b)}
+	if mentions {
+		e.mentions = mentionsOf(b)
+	}
+	return e, nil
 }
 
 // defines reports whether a rule or the data of b can give ref a value.
@@ -215,15 +224,7 @@ func (e *Engine) Query() string { return e.text }
 // Decide evaluates the policy for input and validates the result. Every error is
 // an *Error whose Reason says what failed.
 func (e *Engine) Decide(ctx context.Context, input map[string]any) (*decision.Decision, error) {
-	value, err := e.Evaluate(ctx, input)
-	if err != nil {
-		return nil, err
-	}
-	d, err := decision.Parse(value)
-	if err != nil {
-		return nil, &Error{Reason: ReasonInvalid, Err: err}
-	}
-	return d, nil
+	return e.decide(ctx, input)
 }
 
 // DecideAt is Decide with OPA's clock at the time given: time.now_ns (and the
@@ -231,7 +232,11 @@ func (e *Engine) Decide(ctx context.Context, input map[string]any) (*decision.De
 // policy would say at another moment, as a cached answer is reused later; the
 // Lambda decides with Decide, on the real clock.
 func (e *Engine) DecideAt(ctx context.Context, input map[string]any, at time.Time) (*decision.Decision, error) {
-	value, err := e.evaluate(ctx, input, rego.EvalTime(at))
+	return e.decide(ctx, input, rego.EvalTime(at))
+}
+
+func (e *Engine) decide(ctx context.Context, input map[string]any, opts ...rego.EvalOption) (*decision.Decision, error) {
+	value, err := e.evaluate(ctx, input, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +284,8 @@ type Mentions struct {
 	Paths []string
 }
 
-// Mentions returns what the policy names of the request. The lists are sorted
+// Mentions returns what the policy names of the request, when the engine was
+// compiled to keep it (Options.Mentions), else nothing. The lists are sorted
 // and the caller's to keep.
 func (e *Engine) Mentions() Mentions {
 	m := e.mentions

@@ -31,7 +31,7 @@ decision := {"allow": time.now_ns() == 1767225600000000000}
 // constant keys, wherever the reference is written (brackets, dots, imports,
 // object.get), and the path-like strings of its modules and data.
 func TestMentions(t *testing.T) {
-	e := load(t, Options{Bundle: writeBundle(t, map[string]string{
+	e := load(t, Options{Mentions: true, Bundle: writeBundle(t, map[string]string{
 		"p.rego": `package authz
 
 import input.request.cookies as jar
