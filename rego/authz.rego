@@ -21,6 +21,7 @@ decision := {
 	"grants": grants,
 	"context": {"tenant": tenant, "roles": roles},
 	"reasons": reasons,
+	"code": code,
 }
 
 default allow := false
@@ -93,4 +94,40 @@ reasons contains sprintf("no token, and %s is not public", [request_line]) if {
 reasons contains sprintf("no grant of the roles [%s] covers %s", [concat(", ", sort(roles)), request_line]) if {
 	not allow
 	input.token
+}
+
+# METADATA
+# description: |
+#   Why the decision came out as it did, in one word for the decision log and
+#   metrics (the reasons say it in full, for people). One code per decision,
+#   the first that applies:
+#     public_route    allowed: a public route covers the request, token or not
+#     role_grant      allowed: a role of the caller grants the request
+#     not_public      denied: no token, and no public route covers the request
+#     groups_overage  denied: the token's group list is incomplete (Entra
+#                     overage) and a role bound to some group would cover
+#                     the request, so the caller may have been entitled to it
+#     no_grant        denied: a token, and no grant of its roles covers the request
+code := "public_route" if {
+	some entry in matches
+	entry.public
+} else := "role_grant" if {
+	allow
+} else := "not_public" if {
+	not input.token
+} else := "groups_overage" if {
+	overage_hides_a_grant
+} else := "no_grant"
+
+# METADATA
+# description: |
+#   The token's group list is incomplete, and a role that some group binds
+#   has a grant that covers the request: the missing groups may hold the
+#   grant that would have allowed it.
+overage_hides_a_grant if {
+	input.token.groups_overage
+	some bound in data.rbac.bindings.groups
+	some role in bound
+	some grant in data.rbac.grants[role]
+	iam.covers(grant, input.request)
 }

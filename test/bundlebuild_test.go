@@ -29,7 +29,7 @@ import (
 
 // defaultRoots are the roots of the authorizer's default bundle
 // (bundles/default/.manifest).
-var defaultRoots = []string{"authz", "lib", "rbac"}
+var defaultRoots = []string{"authz", "lib", "rbac", "system/log"}
 
 // unsafeRego parses but does not compile: OPA reads a bundle holding it, and
 // activation fails with "var x is unsafe".

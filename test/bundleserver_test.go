@@ -631,10 +631,10 @@ func TestBundleServerBundles(t *testing.T) {
 			if err != nil {
 				t.Fatalf("read: %v", err)
 			}
-			if b.Manifest.Revision != "r1" || b.Manifest.Roots == nil || strings.Join(*b.Manifest.Roots, ",") != "authz,lib,rbac" {
+			if b.Manifest.Revision != "r1" || b.Manifest.Roots == nil || strings.Join(*b.Manifest.Roots, ",") != "authz,lib,rbac,system/log" {
 				t.Fatalf("manifest %+v", b.Manifest)
 			}
-			if len(b.Modules) != 2 || b.Data["rbac"] == nil {
+			if len(b.Modules) != 3 || b.Data["rbac"] == nil {
 				t.Fatalf("%d modules, data %v", len(b.Modules), b.Data)
 			}
 		})

@@ -33,8 +33,8 @@ func TestDeliveryOPAConfigRefused(t *testing.T) {
 		{"an empty key id", map[string]any{"services": service, "bundles": map[string]any{"authz": map[string]any{
 			"service": "policies", "resource": srv.Resource, "signing": map[string]any{"keyid": ""}}},
 			"keys": map[string]any{"": map[string]any{"algorithm": key.Algorithm, "key": key.PublicPEM}}}, nil, []string{"key id is empty"}},
-		{"decision_logs, not run yet", map[string]any{"services": service, "bundles": map[string]any{"authz": signed}, "keys": keysConfig(key),
-			"decision_logs": map[string]any{"console": true}}, nil, []string{`section "decision_logs" is not supported`}},
+		{"decision_logs to the console", map[string]any{"services": service, "bundles": map[string]any{"authz": signed}, "keys": keysConfig(key),
+			"decision_logs": map[string]any{"console": true}}, nil, []string{`decision_logs: "console" is not supported`}},
 		{"a misspelt section", map[string]any{"services": service, "bundle": map[string]any{"authz": signed}}, nil, []string{`section "bundle"`}},
 		{"long polling", map[string]any{"services": service, "bundles": map[string]any{"authz": map[string]any{
 			"service": "policies", "resource": srv.Resource, "polling": map[string]any{"long_polling_timeout_seconds": 10}}}},

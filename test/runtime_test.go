@@ -73,6 +73,8 @@ type runtimeAPI struct {
 	mu     sync.Mutex
 	open   map[string]*invocation
 	serial int
+	// extensions counts the extensions registered.
+	extensions int
 }
 
 func startRuntimeAPI(t *testing.T) *runtimeAPI {
@@ -88,6 +90,19 @@ func startRuntimeAPI(t *testing.T) *runtimeAPI {
 	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", r.serveDone(true))
 	mux.HandleFunc("POST /2018-06-01/runtime/init/error", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
+	})
+	// The Extensions API, as far as aws-lambda-go's internal extension uses
+	// it (lambda.WithEnableSIGTERM): a registration, and a next event that
+	// never comes.
+	mux.HandleFunc("POST /2020-01-01/extension/register", func(w http.ResponseWriter, _ *http.Request) {
+		r.mu.Lock()
+		r.extensions++
+		r.mu.Unlock()
+		w.Header().Set("Lambda-Extension-Identifier", "e2e-extension")
+		w.Write([]byte(`{}`))
+	})
+	mux.HandleFunc("GET /2020-01-01/extension/event/next", func(w http.ResponseWriter, req *http.Request) {
+		<-req.Context().Done()
 	})
 	r.srv = &http.Server{Handler: mux}
 	go r.srv.Serve(ln)
@@ -185,16 +200,28 @@ func (f *function) decisionLog(t *testing.T, lambdaRequestID string) map[string]
 }
 
 // waitForDecision waits until lines holds the decision-log line of the
-// invocation with the given Lambda request id, and returns it decoded.
+// invocation with the given Lambda request id, and returns it decoded, with
+// the members of its custom object (outcome, reason, policy_revision …) also
+// at the top, where the tests read them.
 func waitForDecision(t *testing.T, lines func() []string, lambdaRequestID string) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, line := range lines() {
 			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "decision" && m["lambda_request_id"] == lambdaRequestID {
-				return m
+			if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "decision" {
+				continue
 			}
+			custom, _ := m["custom"].(map[string]any)
+			if custom["lambda_request_id"] != lambdaRequestID {
+				continue
+			}
+			for k, v := range custom {
+				if _, taken := m[k]; !taken {
+					m[k] = v
+				}
+			}
+			return m
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

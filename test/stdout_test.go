@@ -38,6 +38,16 @@ func checkJSONLines(t *testing.T, lines []string) {
 		if jwtShape.MatchString(line) {
 			t.Errorf("the function wrote a line holding a token, line %d: %s", i+1, line)
 		}
+		// A decision's input never holds a cookie: the default bundle's mask
+		// erases them, as a bundle of a test's own must too.
+		if m["msg"] == "decision" {
+			input, _ := m["input"].(map[string]any)
+			req, _ := input["request"].(map[string]any)
+			headers, _ := req["headers"].(map[string]any)
+			if cookies, _ := req["cookies"].(map[string]any); len(cookies) > 0 || headers["cookie"] != nil {
+				t.Errorf("the function logged a decision with cookies, line %d: %s", i+1, line)
+			}
+		}
 	}
 }
 

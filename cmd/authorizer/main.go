@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"time"
 
@@ -22,8 +23,29 @@ import (
 // warmTimeout bounds how long start-up waits for the identity providers.
 const warmTimeout = 3 * time.Second
 
+// flushTimeout bounds the upload of the decision-log events left at
+// shutdown: Lambda gives a function with an internal extension 500 ms
+// between SIGTERM and SIGKILL.
+const flushTimeout = 400 * time.Millisecond
+
 func main() {
-	lambda.Start(setup(context.Background()).Handle)
+	a := setup(context.Background())
+	var opts []lambda.Option
+	if a.UploadsDecisions() {
+		// Registering an (internal) extension is what makes Lambda send
+		// SIGTERM before it shuts the function down: the events still
+		// buffered are uploaded then, instead of lost.
+		opts = append(opts, lambda.WithEnableSIGTERM(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+			defer cancel()
+			if err := a.Close(ctx); err != nil {
+				slog.Error("decision-log events left unsent at shutdown", "error", err.Error())
+				return
+			}
+			slog.Info("decision-log events uploaded at shutdown")
+		}))
+	}
+	lambda.StartWithOptions(a.Handle, opts...)
 }
 
 // setup builds the authorizer from the environment. A configuration error does

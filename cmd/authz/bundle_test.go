@@ -362,7 +362,7 @@ func TestBundleLayersFoldersAsTheLocalToolsDo(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	b := readBundle(t, out)
-	if got, want := *b.Manifest.Roots, []string{"authz", "lib/iam", "rbac"}; !slices.Equal(got, want) {
+	if got, want := *b.Manifest.Roots, []string{"authz", "lib/iam", "rbac", "system/log"}; !slices.Equal(got, want) {
 		t.Errorf("roots %q, want %q", got, want)
 	}
 	if b.Manifest.Metadata["name"] != "default" {

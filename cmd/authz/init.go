@@ -31,7 +31,8 @@ var scaffold embed.FS
 
 // initRepo is authz init: it writes a policy repository of its own, which
 // tests, checks and bundles a policy without this repository: the library and
-// the input schema of this authz, a starter policy and its tests, a Makefile,
+// the input schema of this authz, a starter policy and its tests, the default
+// decision-log masking (system.log) and its tests, a Makefile,
 // a go.mod pinning the OPA this authz was built with, and a CI workflow.
 func initRepo(args []string, stdout, stderr io.Writer) int {
 	set := flag.NewFlagSet("authz init", flag.ContinueOnError)
@@ -42,8 +43,9 @@ func initRepo(args []string, stdout, stderr io.Writer) int {
 
 Writes a starter policy repository into DIR: lib/ and schemas/ (the library
 and input schema of this authz), policy/ (a starter policy, its tests and
-data), a Makefile (test, bundle, check), a go.mod that pins OPA `+opaVersion()+` as
-a Go tool, and .github/workflows/policy.yml. It writes nothing if any of these
+data, and this authz's default decision-log masking), a Makefile (test,
+bundle, check), a go.mod that pins OPA `+opaVersion()+` as a Go tool, and
+.github/workflows/policy.yml. It writes nothing if any of these
 files exists, unless --force, and refuses a symbolic link in their way: it
 writes only inside DIR.
 
@@ -147,6 +149,15 @@ func lstatAlong(root *os.Root, name string) (exists bool, link string, err error
 	return true, "", nil
 }
 
+// embedded are the scaffold's files taken from the authorizer's own Rego
+// (rego.Files), by scaffold name.
+var embedded = map[string]string{
+	"lib/iam.rego":         "lib/iam.rego",
+	"lib/iam_test.rego":    "lib/iam_test.rego",
+	"policy/log.rego":      "log.rego",
+	"policy/log_test.rego": "log_test.rego",
+}
+
 // scaffoldFiles are the files of the starter repository, by slash-separated
 // name, for a Go module of the given name.
 func scaffoldFiles(module string) (map[string][]byte, error) {
@@ -170,9 +181,12 @@ func scaffoldFiles(module string) (map[string][]byte, error) {
 		}
 		files[name] = b
 	}
-	// The library, with its tests: the same files the authorizer embeds.
-	for _, name := range []string{"lib/iam.rego", "lib/iam_test.rego"} {
-		b, err := fs.ReadFile(rego.Files, name)
+	// The library and the default decision-log masking, with their tests: the
+	// same files the authorizer embeds, so that a team's bundle masks
+	// credentials in its decision log as the default bundle does. The masking
+	// goes into policy/, the team's to extend, as the library is not.
+	for name, src := range embedded {
+		b, err := fs.ReadFile(rego.Files, src)
 		if err != nil {
 			return nil, err
 		}

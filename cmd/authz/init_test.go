@@ -25,6 +25,8 @@ var wantScaffold = []string{
 	"lib/iam.rego",
 	"lib/iam_test.rego",
 	"policy/data.json",
+	"policy/log.rego",
+	"policy/log_test.rego",
 	"policy/policy.rego",
 	"policy/policy_test.rego",
 	"schemas/input.json",
@@ -57,11 +59,17 @@ func TestInitWritesAStarterPolicyRepository(t *testing.T) {
 		t.Errorf("wrote\n%s\nwant\n%s", strings.Join(written, "\n"), strings.Join(wantScaffold, "\n"))
 	}
 
-	// The library and the schema are the authorizer's own.
-	for _, name := range []string{"lib/iam.rego", "lib/iam_test.rego"} {
-		want, _ := fs.ReadFile(rego.Files, name)
+	// The library, the decision-log masking and the schema are the authorizer's own.
+	for name, src := range map[string]string{
+		"lib/iam.rego": "lib/iam.rego", "lib/iam_test.rego": "lib/iam_test.rego",
+		"policy/log.rego": "log.rego", "policy/log_test.rego": "log_test.rego",
+	} {
+		want, err := fs.ReadFile(rego.Files, src)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got := readText(t, filepath.Join(dir, name)); got != string(want) {
-			t.Errorf("%s differs from the embedded rego/%s", name, name)
+			t.Errorf("%s differs from the embedded rego/%s", name, src)
 		}
 	}
 	if got := readText(t, filepath.Join(dir, "schemas", "input.json")); got != string(bundles.InputSchema) {
@@ -100,9 +108,18 @@ func TestInitWritesAStarterPolicyRepository(t *testing.T) {
 	if !decide(t, e, []any{"readers"}, "GET", "/orders/7") || decide(t, e, []any{"readers"}, "POST", "/orders") {
 		t.Error("the starter policy does not decide as its data says")
 	}
+	anonymous := map[string]any{"request": map[string]any{"kind": "rest", "method": "GET", "path": "/orders/7"}}
+	if d, err := e.Decide(context.Background(), anonymous); err != nil || d.Code != "not_public" {
+		t.Errorf("the starter policy's decision without a token: %+v, %v; want the code not_public", d, err)
+	}
+	// Its bundle holds the decision-log masking, under a root of its own.
 	out := filepath.Join(t.TempDir(), "bundle.tar.gz")
-	if code, _, stderr := runAuthz(t, "", "bundle", "--lib", filepath.Join(dir, "lib"), "-o", out, filepath.Join(dir, "policy")); code != exitAllow {
+	code, stdout, stderr = runAuthz(t, "", "bundle", "--lib", filepath.Join(dir, "lib"), "-o", out, filepath.Join(dir, "policy"))
+	if code != exitAllow {
 		t.Fatalf("authz bundle on the scaffold: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "system/log") {
+		t.Errorf("the scaffold's bundle has no system/log root:\n%s", stdout)
 	}
 }
 

@@ -5,6 +5,7 @@
 //	authz serve [flags]                 a local API Gateway in front of the core
 //	authz token --sub S [flags]         a token from the dev issuer of authz serve
 //	authz bundle [flags] DIR...         one signed bundle from policy folders
+//	authz replay --bundle C LOGFILE...  what a candidate policy changes on logged decisions
 //	authz init DIR                      a starter policy repository
 //	authz version                       print the versions of authz and OPA
 package main
@@ -44,6 +45,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return token(args[1:], stdout, stderr)
 	case "bundle":
 		return buildBundle(args[1:], stdout, stderr)
+	case "replay":
+		return replayLogs(args[1:], stdin, stdout, stderr)
 	case "init":
 		return initRepo(args[1:], stdout, stderr)
 	case "jwks":
@@ -69,6 +72,7 @@ Usage:
   authz serve [flags]                 run a local API Gateway (127.0.0.1) in front of the core
   authz token --sub S [flags]         mint a token with the dev issuer of authz serve --dev-issuer
   authz bundle [flags] DIR...         build one bundle (.tar.gz) from policy folders, with roots, revision, signature
+  authz replay --bundle C LOGFILE...  re-decide logged decisions with a candidate policy and list what would change
   authz init DIR                      write a starter policy repository: lib, schema, policy, tests, Makefile, CI
   authz jwks snapshot [-o FILE]       write the issuers' key sets for AUTHZ_JWKS_SNAPSHOT (cold starts without the IdP)
   authz version                       print versions

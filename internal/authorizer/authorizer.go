@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/apigw-authz/authz/internal/decision"
+	"github.com/apigw-authz/authz/internal/decisionlog"
 	"github.com/apigw-authz/authz/internal/gateway"
 	"github.com/apigw-authz/authz/internal/identity"
 	"github.com/apigw-authz/authz/internal/policy"
@@ -31,9 +32,17 @@ type Verifier interface {
 	Verify(ctx context.Context, raw string) (*identity.Token, error)
 }
 
-// Decider evaluates the policy for an input document.
+// Decider evaluates the policy for an input document: the raw value of the
+// decision query, which the authorizer validates and logs as it is.
 type Decider interface {
-	Decide(ctx context.Context, input map[string]any) (*decision.Decision, error)
+	Evaluate(ctx context.Context, input map[string]any) (any, error)
+}
+
+// Shadower is a Decider with a shadow query (AUTHZ_SHADOW_QUERY): a second
+// decision evaluated on the same input, logged and never enforced.
+type Shadower interface {
+	ShadowQuery() string
+	Shadow(ctx context.Context, input map[string]any) (any, error)
 }
 
 // Options assemble an authorizer.
@@ -47,12 +56,20 @@ type Options struct {
 	// (AUTHZ_ALLOW_AMBIGUOUS_PATHS). By default they are denied: see
 	// gateway.Request.AmbiguousPath.
 	AllowAmbiguousPaths bool
-	// Revision names the policy in the decision log.
+	// Revision names the policy in the decision log, for a Decider that does
+	// not name it itself.
 	Revision string
-	// Log receives the decision log; DecisionLog false keeps only error outcomes.
-	// Make it with internal/logging, whose handlers clip and redact each value.
-	Log         *slog.Logger
+	// Log receives the authorizer's own lines. Make it with internal/logging,
+	// whose handlers clip and redact each value.
+	Log *slog.Logger
+	// Decisions writes the decision log. Default: a decisionlog.Logger on Log,
+	// without OPA's masking, every decision written when DecisionLog is true
+	// and only error outcomes otherwise, and no metrics.
+	Decisions   *decisionlog.Logger
 	DecisionLog bool
+	// Query is the decision query, for the decision log's path. Default
+	// policy.DefaultQuery.
+	Query string
 	// Margin is kept free before the invocation's deadline to answer Deny in
 	// time. Default 100ms.
 	Margin time.Duration
@@ -63,6 +80,8 @@ type Options struct {
 // Authorizer decides requests. It is safe for concurrent use.
 type Authorizer struct {
 	opts Options
+	// path is the decision query as the decision log names it.
+	path string
 	// broken, when set, is the configuration error every request is denied for.
 	broken error
 }
@@ -81,10 +100,16 @@ func New(opts Options) *Authorizer {
 	if opts.Sources == nil {
 		opts.Sources = identity.DefaultSources
 	}
+	if opts.Decisions == nil {
+		opts.Decisions = decisionlog.New(opts.Log, decisionlog.Options{Console: opts.DecisionLog})
+	}
+	if opts.Query == "" {
+		opts.Query = policy.DefaultQuery
+	}
 	// The responses deny ambiguous paths exactly when the requests are checked
 	// for them.
 	opts.Responder.AllowAmbiguousPaths = opts.AllowAmbiguousPaths
-	return &Authorizer{opts: opts}
+	return &Authorizer{opts: opts, path: opaPath(opts.Query)}
 }
 
 // Broken returns an authorizer that denies every request because of err, a
@@ -105,24 +130,31 @@ func (a *Authorizer) Handle(ctx context.Context, event json.RawMessage) (any, er
 	return res.Response, nil
 }
 
-// Authorize decides one event and logs the decision.
+// Authorize decides one event, evaluates the shadow query on the same input
+// if there is one, and logs the decision.
 func (a *Authorizer) Authorize(ctx context.Context, event []byte) (res *Result) {
 	start := a.opts.Now()
-	res = &Result{DecisionID: newID()}
+	res = &Result{DecisionID: newID(), Time: start}
 	defer func() {
 		if r := recover(); r != nil {
 			res.Stack = string(debug.Stack())
 			a.fail(res, ReasonPanic, fmt.Errorf("panic: %v", r))
 		}
-		res.Latency = a.opts.Now().Sub(start)
+		if res.Latency == 0 {
+			res.Latency = a.opts.Now().Sub(start)
+		}
 		a.log(ctx, res)
 	}()
+	dctx := ctx
 	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-a.opts.Margin))
+		dctx, cancel = context.WithDeadline(ctx, deadline.Add(-a.opts.Margin))
 		defer cancel()
 	}
-	a.decide(ctx, event, res)
+	a.decide(dctx, event, res)
+	res.Latency = a.opts.Now().Sub(start)
+	// The response is settled: the shadow cannot change it.
+	a.shadow(dctx, res)
 	return res
 }
 
@@ -146,7 +178,9 @@ func (a *Authorizer) decide(ctx context.Context, event []byte, res *Result) {
 	}
 	res.secret = raw
 	if raw != "" {
+		began := a.opts.Now()
 		tok, err := a.opts.Verifier.Verify(ctx, raw)
+		res.Verify = a.opts.Now().Sub(began)
 		switch {
 		case err == nil:
 			res.Token = tok
@@ -177,7 +211,16 @@ func (a *Authorizer) decide(ctx context.Context, event []byte, res *Result) {
 	if res.Token != nil {
 		res.Input["token"] = res.Token.Document()
 	}
-	d, err := a.opts.Decider.Decide(ctx, res.Input)
+	began := a.opts.Now()
+	value, err := a.opts.Decider.Evaluate(ctx, res.Input)
+	res.Eval = a.opts.Now().Sub(began)
+	if err == nil {
+		res.Value = &value
+	}
+	var d *decision.Decision
+	if err == nil {
+		d, err = policy.ParseDecision(value)
+	}
 	if err != nil {
 		a.fail(res, timeoutOr(ctx, policyReason(err)), err)
 		return

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/apigw-authz/authz/internal/decision"
 	"github.com/apigw-authz/authz/internal/devissuer"
 	"github.com/apigw-authz/authz/internal/gateway"
 	"github.com/apigw-authz/authz/internal/identity"
@@ -203,7 +202,7 @@ type panicking struct{}
 
 func (panicking) Verify(context.Context, string) (*identity.Token, error) { panic("verifier bug") }
 
-func (panicking) Decide(context.Context, map[string]any) (*decision.Decision, error) {
+func (panicking) Evaluate(context.Context, map[string]any) (any, error) {
 	panic("policy bug")
 }
 
@@ -257,9 +256,9 @@ type recordingDecider struct {
 	seen *map[string]any
 }
 
-func (r recordingDecider) Decide(ctx context.Context, input map[string]any) (*decision.Decision, error) {
+func (r recordingDecider) Evaluate(ctx context.Context, input map[string]any) (any, error) {
 	*r.seen = input
-	return r.next.Decide(ctx, input)
+	return r.next.Evaluate(ctx, input)
 }
 
 func TestDecisionLogLine(t *testing.T) {
@@ -270,22 +269,52 @@ func TestDecisionLogLine(t *testing.T) {
 	if len(lines) != 1 {
 		t.Fatalf("%d log lines for one decision, want 1:\n%s", len(lines), f.log.String())
 	}
-	var line map[string]any
+	var line struct {
+		Msg, Level string
+		DecisionID string `json:"decision_id"`
+		Timestamp  string
+		Path       string
+		Input      struct {
+			Request struct{ Method, Path string }
+			Token   struct{ Subject string }
+		}
+		Result struct {
+			Allow bool
+			Code  string
+		}
+		Bundles map[string]struct{ Revision string }
+		Metrics map[string]float64
+		Custom  map[string]any
+	}
 	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"msg": "decision", "level": "INFO", "outcome": "deny", "reason": "policy_denied",
-		"principal": "bob", "subject": "bob", "issuer": f.iss.URL, "kind": "rest", "method": "DELETE", "path": "/orders/1",
-		"request_id": "req-1", "source_ip": "203.0.113.9", "policy_revision": a.Revision()}
+	if line.Msg != "decision" || line.Level != "INFO" || line.DecisionID == "" || line.Timestamp == "" || line.Path != "authz/decision" {
+		t.Errorf("the event's header: %s", lines[0])
+	}
+	if line.Input.Request.Method != "DELETE" || line.Input.Request.Path != "/orders/1" || line.Input.Token.Subject != "bob" {
+		t.Errorf("the input: %s", lines[0])
+	}
+	if line.Result.Allow || line.Result.Code == "" {
+		t.Errorf("the result (a deny, with a code): %s", lines[0])
+	}
+	if line.Bundles["authz"].Revision != a.Revision() {
+		t.Errorf("bundles: %v, want authz at %s", line.Bundles, a.Revision())
+	}
+	if line.Metrics["timer_rego_query_eval_ns"] <= 0 || line.Metrics["timer_authz_verify_ns"] <= 0 || line.Metrics["timer_authz_total_ns"] <= 0 {
+		t.Errorf("metrics: %v", line.Metrics)
+	}
+	want := map[string]any{"outcome": "deny", "reason": "policy_denied", "code": line.Result.Code,
+		"principal": "bob", "subject": "bob", "issuer": f.iss.URL, "kind": "rest",
+		"request_id": "req-1", "source_ip": "203.0.113.9", "policy_revision": a.Revision(),
+		"method_arn": methodARN + "DELETE/orders/1"}
 	for k, v := range want {
-		if line[k] != v {
-			t.Errorf("%s = %v, want %v", k, line[k], v)
+		if line.Custom[k] != v {
+			t.Errorf("custom.%s = %v, want %v", k, line.Custom[k], v)
 		}
 	}
-	for _, k := range []string{"decision_id", "latency_ms", "reasons", "time", "method_arn"} {
-		if _, ok := line[k]; !ok {
-			t.Errorf("the line lacks %s: %s", k, lines[0])
-		}
+	if _, ok := line.Custom["latency_ms"].(float64); !ok {
+		t.Errorf("custom.latency_ms: %v", line.Custom["latency_ms"])
 	}
 }
 

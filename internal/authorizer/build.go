@@ -3,10 +3,12 @@ package authorizer
 import (
 	"context"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/apigw-authz/authz/internal/config"
 	"github.com/apigw-authz/authz/internal/decision"
+	"github.com/apigw-authz/authz/internal/decisionlog"
 	"github.com/apigw-authz/authz/internal/delivery"
 	"github.com/apigw-authz/authz/internal/gateway"
 	"github.com/apigw-authz/authz/internal/identity"
@@ -23,6 +25,9 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger) (*Authorize
 // BuildWithVerifier is Build with another verifier than the configured issuers'
 // when v is not nil: `authz check --claims` uses it for unverified claims.
 func BuildWithVerifier(ctx context.Context, cfg config.Config, log *slog.Logger, v Verifier) (*Authorizer, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if v == nil {
 		iv, err := identity.New(cfg.Issuers, identity.Options{Logger: log, KeyCooldown: cfg.JWKSCooldown, HTTPTimeout: cfg.IdPTimeout,
 			Snapshot: cfg.JWKSSnapshot})
@@ -31,38 +36,50 @@ func BuildWithVerifier(ctx context.Context, cfg config.Config, log *slog.Logger,
 		}
 		v = iv
 	}
-	decider, err := loadPolicy(ctx, cfg, log)
+	decisions := decisionlog.New(log, decisionlog.Options{Console: cfg.DecisionLog, Metrics: metricsOptions(cfg)})
+	// OPA's plugin manager keeps the policy in force, whatever its source,
+	// and runs OPA's decision-log plugin.
+	p, err := delivery.Start(ctx, delivery.Options{OPAConfig: cfg.OPAConfig, Bundle: cfg.Bundle, PublicKey: cfg.BundlePublicKey,
+		PollInterval: cfg.BundlePollInterval, Query: cfg.Query, Shadow: cfg.ShadowQuery, Dirs: cfg.BundleDirs,
+		Decisions: decisions, Mentions: cfg.PolicyMentions}, log)
 	if err != nil {
 		return nil, err
 	}
 	return New(Options{
 		Verifier:            v,
-		Decider:             decider,
+		Decider:             p,
 		Sources:             cfg.TokenSources,
 		Responder:           gateway.Responder{SimpleResponses: cfg.SimpleResponses},
 		AllowAmbiguousPaths: cfg.AllowAmbiguousPaths,
 		Log:                 log,
+		Decisions:           decisions,
 		DecisionLog:         cfg.DecisionLog,
+		Query:               cfg.Query,
 	}), nil
 }
 
-// revisioned is a Decider that names the policy it decides with.
-type revisioned interface {
-	Decider
-	Revision() string
+// metricsOptions are AUTHZ_METRICS and AUTHZ_METRICS_NAMESPACE, with the
+// function's name as a dimension when Lambda gives it.
+func metricsOptions(cfg config.Config) decisionlog.MetricsOptions {
+	if !cfg.Metrics {
+		return decisionlog.MetricsOptions{}
+	}
+	return decisionlog.MetricsOptions{Namespace: cfg.MetricsNamespace, Function: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}
 }
 
-// loadPolicy gives the policy the configuration names: a bundle in the
-// function package (or the embedded one), read and compiled once, or a remote
-// bundle or an OPA configuration, kept in force by OPA's plugin manager.
-func loadPolicy(ctx context.Context, cfg config.Config, log *slog.Logger) (revisioned, error) {
-	if len(cfg.BundleDirs) == 0 && (cfg.OPAConfig != "" || delivery.Remote(cfg.Bundle)) {
-		return delivery.Start(ctx, delivery.Options{OPAConfig: cfg.OPAConfig, Bundle: cfg.Bundle, PublicKey: cfg.BundlePublicKey,
-			PollInterval: cfg.BundlePollInterval, Query: cfg.Query, Mentions: cfg.PolicyMentions}, log)
+// Close stops OPA's plugins and uploads the decision-log events waiting,
+// within ctx: at shutdown.
+func (a *Authorizer) Close(ctx context.Context) error {
+	err := a.opts.Decisions.Flush(ctx)
+	if s, ok := a.opts.Decider.(interface{ Stop(context.Context) }); ok {
+		s.Stop(ctx)
 	}
-	return policy.Load(ctx, policy.Options{Bundle: cfg.Bundle, PublicKey: cfg.BundlePublicKey, Query: cfg.Query, Dirs: cfg.BundleDirs,
-		Mentions: cfg.PolicyMentions})
+	return err
 }
+
+// UploadsDecisions reports whether decision-log events also go to a
+// decision-log service, and so should be flushed at shutdown.
+func (a *Authorizer) UploadsDecisions() bool { return a.opts.Decisions.Uploads() }
 
 // Warm fetches what the verifier needs from the identity providers ahead of the
 // first request. A failure is not fatal: it is retried on use.
@@ -76,7 +93,11 @@ func (a *Authorizer) Warm(ctx context.Context) error {
 // DecideInput evaluates the policy on an input document directly, for tools
 // that explore how a decision depends on the input.
 func (a *Authorizer) DecideInput(ctx context.Context, input map[string]any) (*decision.Decision, error) {
-	return a.opts.Decider.Decide(ctx, input)
+	v, err := a.opts.Decider.Evaluate(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	return policy.ParseDecision(v)
 }
 
 // DecideInputAt is DecideInput with the policy's clock (time.now_ns) at the
@@ -88,7 +109,7 @@ func (a *Authorizer) DecideInputAt(ctx context.Context, input map[string]any, at
 	}); ok {
 		return d.DecideAt(ctx, input, at)
 	}
-	return a.opts.Decider.Decide(ctx, input)
+	return a.DecideInput(ctx, input)
 }
 
 // PolicyMentions returns what the policy's text names of the request (see

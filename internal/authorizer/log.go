@@ -2,71 +2,152 @@ package authorizer
 
 import (
 	"context"
-	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/apigw-authz/authz/internal/decisionlog"
 	"github.com/apigw-authz/authz/internal/gateway"
+	"github.com/apigw-authz/authz/internal/logging"
 )
 
-// log writes the decision-log line of res: one JSON object with the decision id,
-// outcome, reason, principal, issuer, request, policy revision and latency. It
-// never holds the token. Error outcomes are logged even with the decision log off.
-// Values a caller chooses (the path, the reasons, error texts) are written as
-// they are: the logger's handler (internal/logging) clips them and redacts URLs.
+// log writes the decision-log line of res (see internal/decisionlog): OPA's
+// event, with the input when the policy was asked and its result when it
+// gave one, and the authorizer's fields under custom. It never holds the
+// token: the input has it replaced, and the method ARN has it cut out. Then
+// it uploads the events waiting, if an upload is due.
 func (a *Authorizer) log(ctx context.Context, res *Result) {
-	level := slog.LevelInfo
-	if res.Outcome == OutcomeError {
-		level = slog.LevelError
-	} else if !a.opts.DecisionLog {
-		return
+	custom := map[string]any{
+		"outcome":         string(res.Outcome),
+		"reason":          res.Reason,
+		"principal":       res.PrincipalID,
+		"latency_ms":      ms(res.Latency.Microseconds()),
+		"policy_revision": a.Revision(),
+		// Always there, empty when the event did not say.
+		"method_arn": "",
+		"request_id": "",
 	}
-	attrs := make([]slog.Attr, 0, 20)
-	attrs = append(attrs,
-		slog.String("decision_id", res.DecisionID),
-		slog.String("outcome", string(res.Outcome)),
-		slog.String("reason", res.Reason),
-		slog.String("principal", res.PrincipalID),
-		slog.String("policy_revision", a.Revision()),
-		slog.Float64("latency_ms", float64(res.Latency.Microseconds())/1000),
-	)
+	measures := decisionlog.Measures{Outcome: string(res.Outcome), Reason: res.Reason,
+		Latency: res.Latency, Verify: res.Verify, Eval: res.Eval}
+	if d := res.Decision; d != nil && d.Code != "" {
+		custom["code"] = d.Code
+		measures.Code = d.Code
+	}
 	if res.Err != nil {
-		attrs = append(attrs, slog.String("error", res.Err.Error()))
+		// Error texts may quote what a library fetched: cleaned as the
+		// logger's handler cleans its own values.
+		custom["error"] = logging.Clean(res.Err.Error())
 	}
 	if res.Stack != "" {
-		attrs = append(attrs, slog.String("stack", res.Stack))
+		custom["stack"] = res.Stack
 	}
 	if t := res.Token; t != nil {
-		attrs = append(attrs, slog.String("issuer", t.Issuer), slog.String("subject", t.Subject))
+		custom["issuer"] = t.Issuer
+		custom["subject"] = t.Subject
 		if t.ClientID != "" {
-			attrs = append(attrs, slog.String("client_id", t.ClientID))
+			custom["client_id"] = t.ClientID
 		}
 	}
 	if ev := res.Event; ev != nil {
 		r := ev.Request
-		attrs = append(attrs,
-			slog.String("kind", string(ev.Kind)),
-			slog.String("method", r.Method),
-			slog.String("path", res.withoutSecret(r.Path)),
-			slog.String("method_arn", res.withoutSecret(ev.ARN.String())),
-		)
-		if r.RequestID != "" {
-			attrs = append(attrs, slog.String("request_id", r.RequestID))
-		}
+		custom["kind"] = string(ev.Kind)
+		custom["method_arn"] = res.withoutSecret(ev.ARN.String())
+		custom["request_id"] = r.RequestID
 		if r.SourceIP != "" {
-			attrs = append(attrs, slog.String("source_ip", r.SourceIP))
+			custom["source_ip"] = r.SourceIP
 		}
-	}
-	if d := res.Decision; d != nil && len(d.Reasons) > 0 {
-		attrs = append(attrs, slog.Any("reasons", d.Reasons))
 	}
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		attrs = append(attrs, slog.String("lambda_request_id", lc.AwsRequestID))
+		custom["lambda_request_id"] = lc.AwsRequestID
 	}
-	// The request's context may be cancelled by now; the line is written anyway.
-	a.opts.Log.LogAttrs(context.WithoutCancel(ctx), level, "decision", attrs...)
+	if sh := res.Shadow; sh != nil {
+		custom["shadow"] = shadowLog(sh)
+		measures.Shadow = decisionlog.ShadowAgreed
+		switch {
+		case sh.Err != nil:
+			measures.Shadow = decisionlog.ShadowError
+		case !sh.Agreed:
+			measures.Shadow = decisionlog.ShadowDisagreed
+		}
+	}
+	timers := map[string]time.Duration{"timer_authz_total_ns": res.Latency}
+	if res.Verify > 0 {
+		timers["timer_authz_verify_ns"] = res.Verify
+	}
+	if res.Eval > 0 {
+		timers["timer_rego_query_eval_ns"] = res.Eval
+	}
+	if res.Shadow != nil {
+		timers["timer_authz_shadow_ns"] = res.Shadow.Latency
+	}
+	a.opts.Decisions.Log(ctx, decisionlog.Entry{
+		DecisionID: res.DecisionID,
+		Timestamp:  res.Time,
+		Path:       a.path,
+		Input:      res.Input,
+		Result:     res.Value,
+		Bundles:    a.bundles(),
+		Timers:     timers,
+		Custom:     custom,
+		Error:      res.Outcome == OutcomeError,
+		Measures:   measures,
+	})
+	a.opts.Decisions.FlushIfDue(ctx)
 }
+
+// shadowLog is what the decision log says of the shadow: whether it agreed,
+// and when not, what it decided or why it could not.
+func shadowLog(sh *Shadow) map[string]any {
+	out := map[string]any{"query": sh.Query, "agreed": sh.Agreed, "latency_ms": ms(sh.Latency.Microseconds())}
+	switch d := sh.Decision; {
+	case sh.Err != nil:
+		out["reason"] = sh.Reason
+		out["error"] = logging.Clean(sh.Err.Error())
+	case !sh.Agreed:
+		out["allow"] = d.Allow
+		out["grants"] = grantList(d.Grants)
+		if d.PrincipalID != "" {
+			out["principal_id"] = d.PrincipalID
+		}
+		if len(d.Reasons) > 0 {
+			out["reasons"] = d.Reasons
+		}
+		if d.Code != "" {
+			out["code"] = d.Code
+		}
+	}
+	return out
+}
+
+// bundles are the revisions of the policy's bundles, by name.
+func (a *Authorizer) bundles() map[string]string {
+	if b, ok := a.opts.Decider.(interface{ Bundles() map[string]string }); ok {
+		return b.Bundles()
+	}
+	return map[string]string{"authz": a.Revision()}
+}
+
+// opaPath is a decision query as OPA's decision log names it: data.authz.decision
+// is authz/decision.
+func opaPath(query string) string {
+	ref, err := ast.ParseRef(query)
+	if err != nil || len(ref) < 2 {
+		return query
+	}
+	parts := make([]string, 0, len(ref)-1)
+	for _, t := range ref[1:] {
+		if s, ok := t.Value.(ast.String); ok {
+			parts = append(parts, string(s))
+		} else {
+			parts = append(parts, t.String())
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+func ms(us int64) float64 { return float64(us) / 1000 }
 
 // withoutSecret cuts the token out of s. A value of fewer than 8 bytes is no
 // credential worth cutting out: replacing it would mangle the line, as a

@@ -3,6 +3,7 @@ package authorizer
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,7 +154,9 @@ func TestBlankCredentialsAreMalformed(t *testing.T) {
 }
 
 // TestLogLinesAreBounded: a 100 KB path made a 102 KB decision-log line, through
-// the path, the ARN and the policy's reasons, which quote the request.
+// the path, the ARN and the policy's reasons, which quote the request; with the
+// input and result in the line, 700 KB. Every long string is cut, and the line
+// says where.
 func TestLogLinesAreBounded(t *testing.T) {
 	f := newFixture(t)
 	a := f.authorizer(t, "", func(o *Options) { o.Log = logging.JSON(f.log, nil) })
@@ -163,11 +166,21 @@ func TestLogLinesAreBounded(t *testing.T) {
 		t.Fatalf("outcome %s/%s, reasons %v", res.Outcome, res.Reason, res.Decision)
 	}
 	line := f.log.String()
-	if len(line) > 8<<10 {
+	if len(line) > 16<<10 {
 		t.Fatalf("the decision-log line has %d bytes", len(line))
 	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(line), &m); err != nil || m["reason"] != ReasonDenied {
+	var m struct {
+		Custom struct {
+			Reason  string
+			Clipped []string
+		}
+	}
+	if err := json.Unmarshal([]byte(line), &m); err != nil || m.Custom.Reason != ReasonDenied {
 		t.Fatalf("line %.300s: %v", line, err)
+	}
+	for _, p := range []string{"/input/request/path", "/input/request/method_arn", "/custom/method_arn"} {
+		if !slices.Contains(m.Custom.Clipped, p) {
+			t.Errorf("custom.clipped %v lacks %s", m.Custom.Clipped, p)
+		}
 	}
 }

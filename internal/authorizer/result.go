@@ -54,12 +54,21 @@ type Result struct {
 	Token *identity.Token
 	// Input is the document the policy saw, nil when it was not asked.
 	Input map[string]any
+	// Value is the decision query's value as the policy returned it, nil
+	// when the policy was not asked or had none.
+	Value *any
 	// Decision is the policy's validated decision, nil when there is none.
-	Decision    *decision.Decision
+	Decision *decision.Decision
+	// Shadow is what the shadow query said, nil without one or when the
+	// policy was not asked.
+	Shadow      *Shadow
 	PrincipalID string
 	// Response is what the Lambda returns; nil for Unauthorized, which is an error.
 	Response any
-	Latency  time.Duration
+	// Time is when the decision began; Latency how long it took, of which
+	// Verify verifying the token and Eval evaluating the policy.
+	Time                  time.Time
+	Latency, Verify, Eval time.Duration
 	// secret is the raw token, verified or not, so that the decision log can
 	// cut it out of the path and ARN if the client put it there too.
 	secret string

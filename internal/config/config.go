@@ -47,6 +47,14 @@ type Config struct {
 	// PolicyMentions, set by local tools, keeps what the policy names of the
 	// request, for the cache-safety probes (policy.Options.Mentions).
 	PolicyMentions bool
+	// ShadowQuery is AUTHZ_SHADOW_QUERY: a second decision evaluated on the
+	// same input after the live one, logged and never enforced; "" for none.
+	ShadowQuery string
+	// Metrics is AUTHZ_METRICS: true (emf) to carry CloudWatch Embedded Metric
+	// Format metadata in the log lines.
+	Metrics bool
+	// MetricsNamespace is AUTHZ_METRICS_NAMESPACE, the CloudWatch namespace.
+	MetricsNamespace string
 }
 
 // Error is a configuration error of one variable.
@@ -64,16 +72,18 @@ func (e *Error) Unwrap() error { return e.Err }
 // AUTHZ_ISSUERS may be unset. All errors are returned together.
 func FromEnv(getenv func(string) string, issuersOptional bool) (Config, error) {
 	c := Config{
-		TokenSources:    identity.DefaultSources,
-		Bundle:          strings.TrimSpace(getenv("AUTHZ_BUNDLE")),
-		BundlePublicKey: strings.TrimSpace(getenv("AUTHZ_BUNDLE_PUBLIC_KEY")),
-		Query:           policy.DefaultQuery,
-		SimpleResponses: true,
-		DecisionLog:     true,
-		LogLevel:        slog.LevelInfo,
-		JWKSCooldown:    15 * time.Second,
-		IdPTimeout:      3 * time.Second,
-		OPAConfig:       strings.TrimSpace(getenv("AUTHZ_OPA_CONFIG")),
+		TokenSources:     identity.DefaultSources,
+		Bundle:           strings.TrimSpace(getenv("AUTHZ_BUNDLE")),
+		BundlePublicKey:  strings.TrimSpace(getenv("AUTHZ_BUNDLE_PUBLIC_KEY")),
+		Query:            policy.DefaultQuery,
+		SimpleResponses:  true,
+		DecisionLog:      true,
+		LogLevel:         slog.LevelInfo,
+		JWKSCooldown:     15 * time.Second,
+		IdPTimeout:       3 * time.Second,
+		OPAConfig:        strings.TrimSpace(getenv("AUTHZ_OPA_CONFIG")),
+		Metrics:          true,
+		MetricsNamespace: "Authz",
 	}
 	var errs []error
 	bad := func(variable string, err error) { errs = append(errs, &Error{Variable: variable, Err: err}) }
@@ -130,8 +140,29 @@ func FromEnv(getenv func(string) string, issuersOptional bool) (Config, error) {
 	if c.BundlePollInterval, err = pollInterval(getenv("AUTHZ_BUNDLE_POLL_INTERVAL")); err != nil {
 		bad("AUTHZ_BUNDLE_POLL_INTERVAL", err)
 	}
-	if c.OPAConfig != "" && (c.Bundle != "" || c.BundlePublicKey != "") {
-		bad("AUTHZ_OPA_CONFIG", errors.New("excludes AUTHZ_BUNDLE and AUTHZ_BUNDLE_PUBLIC_KEY: give the bundle and its keys in the OPA configuration"))
+	if c.OPAConfig != "" && remote(c.Bundle) {
+		// An OPA configuration without bundles may add decision-log uploads
+		// to a bundle in the function package; a fetched bundle belongs in it.
+		bad("AUTHZ_OPA_CONFIG", errors.New("excludes AUTHZ_BUNDLE with a URL: give the bundle, its service and its keys in the OPA configuration"))
+	}
+	if v := strings.TrimSpace(getenv("AUTHZ_SHADOW_QUERY")); v != "" {
+		if err := policy.CheckQuery(v); err != nil {
+			bad("AUTHZ_SHADOW_QUERY", fmt.Errorf("%q: must be a reference into data, like data.candidate.decision", v))
+		}
+		c.ShadowQuery = v
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("AUTHZ_METRICS"))); v {
+	case "", "emf":
+	case "off":
+		c.Metrics = false
+	default:
+		bad("AUTHZ_METRICS", fmt.Errorf("%q is not emf or off", v))
+	}
+	if v := strings.TrimSpace(getenv("AUTHZ_METRICS_NAMESPACE")); v != "" {
+		if err := checkNamespace(v); err != nil {
+			bad("AUTHZ_METRICS_NAMESPACE", err)
+		}
+		c.MetricsNamespace = v
 	}
 	if v := strings.TrimSpace(getenv("AUTHZ_JWKS_SNAPSHOT")); v != "" {
 		if c.JWKSSnapshot, err = identity.ReadSnapshot(v); err != nil {
@@ -139,6 +170,32 @@ func FromEnv(getenv func(string) string, issuersOptional bool) (Config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// remote reports whether AUTHZ_BUNDLE names a bundle to fetch (as
+// delivery.Remote does; config cannot import the package that runs it).
+func remote(bundle string) bool {
+	for _, scheme := range []string{"https://", "http://", "s3://"} {
+		if strings.HasPrefix(bundle, scheme) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkNamespace holds a CloudWatch namespace to CloudWatch's rules: 1 to
+// 255 characters of letters, digits and . - _ / # : and space, and not
+// starting with "AWS/", which is AWS's own.
+func checkNamespace(v string) error {
+	if len(v) > 255 || strings.HasPrefix(v, "AWS/") {
+		return fmt.Errorf("%q is not a custom CloudWatch namespace (at most 255 characters, not AWS/...)", v)
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_/#: ", r)) {
+			return fmt.Errorf("%q: %q is not allowed in a CloudWatch namespace (letters, digits and . - _ / # : space)", v, r)
+		}
+	}
+	return nil
 }
 
 // pollInterval reads AUTHZ_BUNDLE_POLL_INTERVAL: 0 (read the bundle once), or

@@ -29,7 +29,8 @@ func TestDefaults(t *testing.T) {
 	}
 	if !reflect.DeepEqual(c.TokenSources, identity.DefaultSources) || c.Query != "data.authz.decision" ||
 		!c.SimpleResponses || !c.DecisionLog || c.AllowAmbiguousPaths || c.LogLevel != slog.LevelInfo || c.Bundle != "" || len(c.Issuers) != 1 ||
-		c.JWKSCooldown != 15*time.Second || c.IdPTimeout != 3*time.Second || c.BundlePollInterval != time.Minute || c.OPAConfig != "" {
+		c.JWKSCooldown != 15*time.Second || c.IdPTimeout != 3*time.Second || c.BundlePollInterval != time.Minute || c.OPAConfig != "" ||
+		c.ShadowQuery != "" || !c.Metrics || c.MetricsNamespace != "Authz" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -48,6 +49,9 @@ func TestEverySetting(t *testing.T) {
 		"AUTHZ_IDP_TIMEOUT":           "1500ms",
 		"AUTHZ_ALLOW_AMBIGUOUS_PATHS": "true",
 		"AUTHZ_BUNDLE_POLL_INTERVAL":  "5m",
+		"AUTHZ_SHADOW_QUERY":          "data.candidate.decision",
+		"AUTHZ_METRICS":               "OFF",
+		"AUTHZ_METRICS_NAMESPACE":     "Team/Authz prod",
 	}), false)
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +63,7 @@ func TestEverySetting(t *testing.T) {
 		SimpleResponses: false, DecisionLog: false, AllowAmbiguousPaths: true, LogLevel: slog.LevelDebug,
 		BundlePollInterval: 5 * time.Minute,
 		JWKSCooldown:       30 * time.Second, IdPTimeout: 1500 * time.Millisecond,
+		ShadowQuery: "data.candidate.decision", Metrics: false, MetricsNamespace: "Team/Authz prod",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
@@ -80,6 +85,10 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_ALLOW_AMBIGUOUS_PATHS": "sometimes"}, []string{"AUTHZ_ALLOW_AMBIGUOUS_PATHS:"}},
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_BUNDLE_POLL_INTERVAL": "100ms"}, []string{"AUTHZ_BUNDLE_POLL_INTERVAL:"}},
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_OPA_CONFIG": "{}", "AUTHZ_BUNDLE": "s3://b/k"}, []string{"AUTHZ_OPA_CONFIG: excludes AUTHZ_BUNDLE"}},
+		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_SHADOW_QUERY": "candidate.decision"}, []string{"AUTHZ_SHADOW_QUERY:"}},
+		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_METRICS": "prometheus"}, []string{"AUTHZ_METRICS:"}},
+		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_METRICS_NAMESPACE": "AWS/Lambda"}, []string{"AUTHZ_METRICS_NAMESPACE:"}},
+		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_METRICS_NAMESPACE": "Authz{prod}"}, []string{"AUTHZ_METRICS_NAMESPACE:"}},
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_JWKS_COOLDOWN": "15"}, []string{"AUTHZ_JWKS_COOLDOWN:"}},
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_JWKS_COOLDOWN": "1h"}, []string{"AUTHZ_JWKS_COOLDOWN:"}},
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_IDP_TIMEOUT": "1ms"}, []string{"AUTHZ_IDP_TIMEOUT:"}},

@@ -8,6 +8,7 @@ package decision
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -25,9 +26,21 @@ type Decision struct {
 	Context map[string]any
 	// UsageIdentifierKey is the API key for usage plans, or "".
 	UsageIdentifierKey string
-	// Reasons explain the decision in the decision log; never sent to the client.
+	// Reasons explain the decision in the decision log, for people; never sent
+	// to the client.
 	Reasons []string
+	// Code says in one word of lower snake case why the policy decided as it
+	// did (no_grant, public_route, ...), or "". Unlike Reasons it is a metric
+	// dimension and a log field to group by: a short word from a small set,
+	// never free text with a path or a name in it. Never sent to the client.
+	Code string
 }
+
+// codePattern is the form of a decision's code: lower snake case, at most 64
+// bytes. Free text, which would multiply a metric's dimensions, does not fit it.
+const codePattern = `^[a-z][a-z0-9_]{0,63}$`
+
+var codeForm = regexp.MustCompile(codePattern)
 
 // Grant is one method and path pattern. '*' matches any characters, '/' included,
 // as it does in IAM.
@@ -88,6 +101,9 @@ func Parse(v any) (*Decision, error) {
 		}
 	}
 	if d.Reasons, err = parseReasons(obj["reasons"]); err != nil {
+		return nil, err
+	}
+	if d.Code, err = parseCode(obj); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -185,6 +201,29 @@ func parseReasons(v any) ([]string, error) {
 		reasons = append(reasons, s)
 	}
 	return reasons, nil
+}
+
+// parseCode reads the optional code. One that does not have the form is refused,
+// not cut or cleaned: it is a policy bug, and whatever it holds must not become
+// a metric's dimension. The empty string is no code either.
+func parseCode(obj map[string]any) (string, error) {
+	code, err := optionalString(obj, "code")
+	if err != nil {
+		return "", err
+	}
+	if obj["code"] != nil && !codeForm.MatchString(code) {
+		return "", &Error{Field: "code", Reason: fmt.Sprintf("%q is not lower snake case of at most 64 bytes (%s)", truncate(code, 80), codePattern)}
+	}
+	return code, nil
+}
+
+// truncate keeps an error message short when a policy put a long text where a
+// short word belongs; it may cut a character in two, which %q shows as escapes.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 func typeName(v any) string {

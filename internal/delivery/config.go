@@ -16,6 +16,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/util"
 
+	"github.com/apigw-authz/authz/internal/decisionlog"
 	"github.com/apigw-authz/authz/internal/logging"
 	"github.com/apigw-authz/authz/internal/loopback"
 	"github.com/apigw-authz/authz/internal/policy"
@@ -26,8 +27,9 @@ type Options struct {
 	// OPAConfig is AUTHZ_OPA_CONFIG: an OPA configuration in YAML or JSON, or a
 	// path to one.
 	OPAConfig string
-	// Bundle is AUTHZ_BUNDLE when it names a remote bundle: https://,
-	// loopback http:// or s3://bucket/key.
+	// Bundle is AUTHZ_BUNDLE: a remote bundle (https://, loopback http://,
+	// s3://bucket/key), a bundle in the function package, or "" for the
+	// embedded one.
 	Bundle string
 	// PublicKey is AUTHZ_BUNDLE_PUBLIC_KEY (see policy.PublicKeys).
 	PublicKey string
@@ -36,6 +38,14 @@ type Options struct {
 	PollInterval time.Duration
 	// Query is AUTHZ_QUERY.
 	Query string
+	// Shadow is AUTHZ_SHADOW_QUERY; "" for none.
+	Shadow string
+	// Dirs, for local tools, are folders read as one bundle (see
+	// policy.Options.Dirs); they win over OPAConfig and Bundle.
+	Dirs []string
+	// Decisions, when set, is attached to OPA's decision-log plugin, so that
+	// every decision is dropped, masked and uploaded as OPA would.
+	Decisions *decisionlog.Logger
 	// Mentions, for local tools, keeps what the policy names of the request
 	// (see policy.Options.Mentions).
 	Mentions bool
@@ -60,14 +70,17 @@ const bundleName = "authz"
 
 // supportedSections are the top-level keys of an OPA configuration that the
 // authorizer runs. The others configure parts of OPA it does not run (a server,
-// discovery, status reports), or that the next releases add (decision_logs):
-// accepting them silently would let a security team believe they work.
-var supportedSections = []string{"services", "bundles", "keys", "labels", "persistence_directory"}
+// discovery, status reports): accepting them silently would let a security
+// team believe they work.
+var supportedSections = []string{"services", "bundles", "keys", "labels", "persistence_directory", "decision_logs"}
 
 // config is an OPA configuration the authorizer can run, and what it takes from
 // it.
 type config struct {
 	raw []byte // for plugins.New
+	// remote is true when the configuration names bundles for OPA to fetch;
+	// false when the policy is the bundle in the function package.
+	remote bool
 	// interval is how often the bundles are checked; 0 for never again.
 	interval time.Duration
 	// limits stand for the services' credentials (see limitsPlugin), to be
@@ -78,27 +91,34 @@ type config struct {
 }
 
 // buildConfig turns the options into the OPA configuration to run: the one
-// AUTHZ_OPA_CONFIG gives, checked, or one translated from AUTHZ_BUNDLE and its
-// variables. Errors name the variable.
+// AUTHZ_OPA_CONFIG gives, checked; one translated from AUTHZ_BUNDLE and its
+// variables for a remote bundle; or, for a bundle in the function package,
+// one with nothing but the decision log. Errors name the variable.
 func buildConfig(opts Options) (*config, error) {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
-	if opts.OPAConfig != "" {
-		if opts.Bundle != "" || opts.PublicKey != "" {
-			return nil, errors.New("AUTHZ_OPA_CONFIG excludes AUTHZ_BUNDLE and AUTHZ_BUNDLE_PUBLIC_KEY: give the bundle and its keys in the OPA configuration")
-		}
+	if opts.OPAConfig != "" && len(opts.Dirs) == 0 {
 		c, err := userConfig(opts.OPAConfig)
 		if err != nil {
 			return nil, fmt.Errorf("AUTHZ_OPA_CONFIG: %v", err)
 		}
+		if c.remote && (opts.Bundle != "" || opts.PublicKey != "") {
+			return nil, errors.New("AUTHZ_OPA_CONFIG excludes AUTHZ_BUNDLE and AUTHZ_BUNDLE_PUBLIC_KEY when it names bundles: give the bundle and its keys in the OPA configuration")
+		}
+		if !c.remote && Remote(opts.Bundle) {
+			return nil, errors.New("AUTHZ_OPA_CONFIG excludes AUTHZ_BUNDLE with a URL: give the bundle, its service and its keys in the OPA configuration")
+		}
 		return c, nil
 	}
-	c, err := simpleConfig(opts)
-	if err != nil {
-		return nil, fmt.Errorf("AUTHZ_BUNDLE %q: %v", logging.RedactURL(opts.Bundle), err)
+	if Remote(opts.Bundle) {
+		c, err := simpleConfig(opts)
+		if err != nil {
+			return nil, fmt.Errorf("AUTHZ_BUNDLE %q: %v", logging.RedactURL(opts.Bundle), err)
+		}
+		return c, nil
 	}
-	return c, nil
+	return finish(map[string]any{}, nil, 0, "")
 }
 
 // userConfig reads and checks a standard OPA configuration.
@@ -155,8 +175,8 @@ func userConfig(setting string) (*config, error) {
 		}
 	}
 	bundles, _ := doc["bundles"].(map[string]any)
-	if len(bundles) == 0 {
-		return nil, errors.New(`no bundles: name at least one under "bundles"`)
+	if _, ok := doc["bundles"]; ok && len(bundles) == 0 {
+		return nil, errors.New(`"bundles" is empty: name at least one, or leave the section out to run the bundle of AUTHZ_BUNDLE or the embedded one`)
 	}
 	interval := time.Duration(0)
 	for name, v := range bundles {
@@ -205,12 +225,19 @@ func userConfig(setting string) (*config, error) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	return finish(doc, services, interval, "AUTHZ_OPA_CONFIG bundles "+strings.Join(names, ", "))
+	describe := "AUTHZ_OPA_CONFIG bundles " + strings.Join(names, ", ")
+	if len(names) == 0 {
+		describe = "AUTHZ_OPA_CONFIG without bundles"
+	}
+	return finish(doc, services, interval, describe)
 }
 
-// finish puts the limits plugin in front of every service of doc and gives
-// the configuration to run.
+// finish puts the limits plugin in front of every service of doc, completes
+// its decision_logs section, and gives the configuration to run.
 func finish(doc map[string]any, services map[string]json.RawMessage, interval time.Duration, describe string) (*config, error) {
+	if err := decisionLogs(doc); err != nil {
+		return nil, err
+	}
 	limits, err := withLimits(doc, services)
 	if err != nil {
 		return nil, err
@@ -219,7 +246,8 @@ func finish(doc map[string]any, services map[string]json.RawMessage, interval ti
 	if err != nil {
 		return nil, err
 	}
-	return &config{raw: raw, interval: interval, limits: limits, describe: describe}, nil
+	_, remote := doc["bundles"]
+	return &config{raw: raw, remote: remote, interval: interval, limits: limits, describe: describe}, nil
 }
 
 // isFileURL reports whether a bundle resource names a local file, as OPA
@@ -242,7 +270,43 @@ var (
 	pollingKeys = []string{"min_delay_seconds", "max_delay_seconds", "long_polling_timeout_seconds"}
 	keyKeys     = []string{"key", "algorithm", "scope", "private_key"}
 	tlsKeys     = []string{"ca_cert", "system_ca_required"}
+	// The authorizer writes each decision to stdout itself (no console) and
+	// uploads at invocation time (no trigger); a request's HTTP context and
+	// the non-deterministic built-ins' cache are not there to log.
+	decisionLogKeys = []string{"service", "resource", "partition_name", "reporting", "mask_decision", "drop_decision"}
+	reportingKeys   = []string{"buffer_type", "buffer_size_limit_bytes", "buffer_size_limit_events", "upload_size_limit_bytes",
+		"min_delay_seconds", "max_delay_seconds", "max_decisions_per_second"}
 )
+
+// defaultReportingDelay is how often events are uploaded to a decision-log
+// service when the configuration does not say: at invocation time, as soon
+// as this has passed since the last upload (OPA's own default, five
+// minutes, suits a server, not a function that may be shut down any time).
+const defaultReportingDelay = 10
+
+// decisionLogs completes doc's decision_logs section, the user's or none:
+// OPA's decision-log plugin hands every event, dropped or masked, to the
+// authorizer's sink, which writes the line (decisionlog.SinkName); uploads,
+// when a service is named, are triggered by the authorizer.
+func decisionLogs(doc map[string]any) error {
+	section, _ := doc["decision_logs"].(map[string]any)
+	if section == nil {
+		section = map[string]any{}
+	}
+	reporting, _ := section["reporting"].(map[string]any)
+	if reporting == nil {
+		reporting = map[string]any{}
+	}
+	if reporting["min_delay_seconds"] == nil && reporting["max_delay_seconds"] == nil {
+		reporting["min_delay_seconds"] = defaultReportingDelay
+		reporting["max_delay_seconds"] = 2 * defaultReportingDelay
+	}
+	reporting["trigger"] = "manual"
+	section["reporting"] = reporting
+	section["plugin"] = decisionlog.SinkName
+	doc["decision_logs"] = section
+	return nil
+}
 
 // checkShape refuses keys of an OPA configuration that the authorizer does not
 // check, or that weaken what it promises: a signing block that leaves files
@@ -303,7 +367,39 @@ func checkShape(doc map[string]any) error {
 			return err
 		}
 	}
+	if v, ok := doc["decision_logs"]; ok {
+		section, err := only("decision_logs", v, decisionLogKeys)
+		if err != nil {
+			return err
+		}
+		if r, ok := section["reporting"]; ok {
+			if _, err := only("decision_logs reporting", r, reportingKeys); err != nil {
+				return err
+			}
+		}
+		if svc, ok := section["service"].(string); ok && svc != "" {
+			if _, known := serviceNamed(doc["services"], svc); !known {
+				return fmt.Errorf("decision_logs: service %q is not one of the services", svc)
+			}
+		}
+	}
 	return nil
+}
+
+// serviceNamed finds a service of OPA's services, a list or an object.
+func serviceNamed(v any, name string) (any, bool) {
+	switch s := v.(type) {
+	case map[string]any:
+		svc, ok := s[name]
+		return svc, ok
+	case []any:
+		for _, svc := range s {
+			if m, _ := svc.(map[string]any); m != nil && m["name"] == name {
+				return svc, true
+			}
+		}
+	}
+	return nil, false
 }
 
 // serviceMap reads OPA's services, a list of named objects or an object of

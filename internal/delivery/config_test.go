@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apigw-authz/authz/internal/decisionlog"
 )
 
 func publicPEM(t *testing.T) string {
@@ -182,6 +184,26 @@ labels:
 					t.Errorf("%v, interval %v", m["services"], c.interval)
 				}
 			}},
+		{name: "decision logs to a service, without bundles", config: `{"services":{"logs":{"url":"https://collector.example"}},"decision_logs":{"service":"logs","reporting":{"min_delay_seconds":5,"max_delay_seconds":9}}}`,
+			check: func(t *testing.T, c *config, m map[string]any) {
+				if c.remote {
+					t.Error("a configuration without bundles runs the bundle in the function package")
+				}
+				dl := m["decision_logs"].(map[string]any)
+				rep := dl["reporting"].(map[string]any)
+				if dl["plugin"] != decisionlog.SinkName || dl["service"] != "logs" || rep["trigger"] != "manual" || rep["min_delay_seconds"] != 5.0 {
+					t.Errorf("decision_logs %v", dl)
+				}
+			}},
+		{name: "decision logs by default", config: `{"services":{"s":{"url":"https://h"}},"bundles":{"b":{"service":"s"}}}`,
+			check: func(t *testing.T, c *config, m map[string]any) {
+				dl := m["decision_logs"].(map[string]any)
+				rep := dl["reporting"].(map[string]any)
+				if !c.remote || dl["plugin"] != decisionlog.SinkName || dl["service"] != nil || rep["trigger"] != "manual" ||
+					rep["min_delay_seconds"] != float64(defaultReportingDelay) {
+					t.Errorf("decision_logs %v", dl)
+				}
+			}},
 		{name: "persist gets a writable folder", config: `{"services":{"s":{"url":"https://h"}},"bundles":{"b":{"service":"s","persist":true}}}`,
 			check: func(t *testing.T, c *config, m map[string]any) {
 				if m["persistence_directory"] != "/tmp/authz-opa" {
@@ -189,9 +211,14 @@ labels:
 				}
 			}},
 		{name: "discovery", config: `{"discovery":{"service":"s"}}`, wantError: `section "discovery" is not supported`},
-		{name: "decision_logs, for now", config: `{"decision_logs":{"console":true}}`, wantError: `section "decision_logs" is not supported`},
+		{name: "decision_logs console", config: `{"decision_logs":{"console":true}}`, wantError: `decision_logs: "console" is not supported`},
+		{name: "decision_logs plugin", config: `{"decision_logs":{"plugin":"x"}}`, wantError: `decision_logs: "plugin" is not supported`},
+		{name: "decision_logs trigger", config: `{"services":{"s":{"url":"https://h"}},"decision_logs":{"service":"s","reporting":{"trigger":"periodic"}}}`,
+			wantError: `decision_logs reporting: "trigger" is not supported`},
+		{name: "decision_logs unknown service", config: `{"services":{"s":{"url":"https://h"}},"decision_logs":{"service":"t"}}`,
+			wantError: `decision_logs: service "t" is not one of the services`},
 		{name: "status", config: `{"status":{"service":"s"}}`, wantError: `section "status"`},
-		{name: "no bundles", config: `{"services":{"s":{"url":"https://h"}}}`, wantError: "no bundles"},
+		{name: "empty bundles", config: `{"services":{"s":{"url":"https://h"}},"bundles":{}}`, wantError: `"bundles" is empty`},
 		{name: "keys without signing", config: `{"services":{"s":{"url":"https://h"}},"keys":{"k":{"key":` + key + `}},"bundles":{"b":{"service":"s"}}}`,
 			wantError: `no "signing" block`},
 		{name: "an empty key id", config: `{"services":{"s":{"url":"https://h"}},"keys":{"":{"key":` + key + `}},"bundles":{"b":{"service":"s","signing":{}}}}`,
@@ -218,12 +245,13 @@ labels:
 			wantError: "only /tmp is writable"},
 		{name: "not YAML", config: "{", wantError: "not YAML or JSON"},
 		{name: "no such file", config: "/nonexistent/opa.yaml", wantError: "neither an OPA configuration nor a readable file"},
-		{name: "with AUTHZ_BUNDLE", config: `{"bundles":{}}`, wantError: "excludes AUTHZ_BUNDLE"},
+		{name: "with AUTHZ_BUNDLE", config: `{"services":{"s":{"url":"https://h"}},"bundles":{"b":{"service":"s"}}}`, wantError: "excludes AUTHZ_BUNDLE"},
+		{name: "with AUTHZ_BUNDLE as a URL", config: `{"services":{"s":{"url":"https://h"}},"decision_logs":{"service":"s"}}`, wantError: "excludes AUTHZ_BUNDLE with a URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := Options{OPAConfig: tt.config}
-			if tt.name == "with AUTHZ_BUNDLE" {
+			if strings.HasPrefix(tt.name, "with AUTHZ_BUNDLE") {
 				opts.Bundle = "https://h/b.tar.gz"
 			}
 			c, err := buildConfig(opts)

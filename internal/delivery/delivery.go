@@ -1,7 +1,10 @@
-// Package delivery keeps the policy in force when it comes from a bundle
-// service or S3. It runs OPA's plugin manager with OPA's bundle plugin, from a
-// standard OPA configuration (AUTHZ_OPA_CONFIG) or one translated from
-// AUTHZ_BUNDLE; checks for a new bundle at invocation time, because Lambda
+// Package delivery keeps the policy in force. It runs OPA's plugin manager,
+// from a standard OPA configuration (AUTHZ_OPA_CONFIG) or one translated from
+// AUTHZ_BUNDLE, with OPA's decision-log plugin always and, for a bundle
+// service or S3, OPA's bundle plugin. A bundle in the function package (or
+// the embedded one) is read and compiled once, and given to the manager as
+// it is, so that its decision-log mask and drop rules apply. For a remote
+// bundle it checks for a new bundle at invocation time, because Lambda
 // freezes the process between invocations and OPA's own timer with it (the
 // request that finds a check due waits for it, briefly, and the others do
 // not); and, each time OPA activates a bundle, compiles it into a new
@@ -34,6 +37,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/util"
 
 	"github.com/apigw-authz/authz/internal/decision"
+	"github.com/apigw-authz/authz/internal/metrics"
 	"github.com/apigw-authz/authz/internal/policy"
 )
 
@@ -60,23 +64,35 @@ const (
 // OPA activated and the authorizer accepted. It is safe for concurrent use.
 type Policy struct {
 	manager  *plugins.Manager
-	bundles  *bundleplugin.Plugin
-	names    []string // the configured bundles, all of which must be active
-	query    string
-	mentions bool // keep what the policy names of the request (local tools)
+	bundles  *bundleplugin.Plugin // nil for a bundle in the function package
+	names    []string             // the configured bundles, all of which must be active
+	compile  policy.Options       // the queries and Mentions
 	interval time.Duration
 	log      *slog.Logger
 	now      func() time.Time
 
-	current   atomic.Pointer[policy.Engine]
+	current   atomic.Pointer[inForce]
 	lastCheck atomic.Int64 // when the last check started, in Unix nanoseconds
 	checking  atomic.Bool  // a check is running
 }
 
-// Start runs OPA's plugin manager and waits, at most StartTimeout, for the
-// first bundle. A bundle that cannot be had yet is not an error: decisions
-// fail with policy_not_ready until one is activated. Errors are configuration
-// errors, naming the variable.
+// inForce is an engine and the revisions of the bundles it was compiled
+// from, by name.
+type inForce struct {
+	engine  *policy.Engine
+	bundles map[string]string
+}
+
+// localName is the name a bundle in the function package goes by in OPA's
+// store and the decision log.
+const localName = "authz"
+
+// Start runs OPA's plugin manager. A bundle in the function package is read
+// and compiled first: a bundle that does not load is a configuration error.
+// For a remote bundle it waits, at most StartTimeout, for the first: one that
+// cannot be had yet is not an error, and decisions fail with policy_not_ready
+// until one is activated. Errors are configuration errors, naming the
+// variable.
 func Start(ctx context.Context, opts Options, log *slog.Logger) (*Policy, error) {
 	if err := policy.CheckQuery(opts.Query); err != nil {
 		return nil, err
@@ -85,18 +101,49 @@ func Start(ctx context.Context, opts Options, log *slog.Logger) (*Policy, error)
 	if err != nil {
 		return nil, err
 	}
+	compile := policy.Options{Query: opts.Query, Shadow: opts.Shadow, Mentions: opts.Mentions}
 	opa := newOPALogger(log)
-	manager, err := plugins.New(cfg.raw, "authz", inmem.New(),
+	options := []func(*plugins.Manager){
 		plugins.Logger(opa),
 		plugins.ConsoleLogger(opa),
 		plugins.WithParserOptions(ast.ParserOptions{ProcessAnnotation: true}),
 		plugins.WithEnableVersionCheck(false),
-	)
+	}
+	var local *inForce
+	if !cfg.remote {
+		b, err := policy.ReadBundle(ctx, policy.Options{Bundle: opts.Bundle, PublicKey: opts.PublicKey, Dirs: opts.Dirs})
+		if err != nil {
+			return nil, err
+		}
+		e, err := policy.CompileWith(ctx, b, compile)
+		if err != nil {
+			return nil, err
+		}
+		warnShadow(log, e)
+		local = &inForce{engine: e, bundles: map[string]string{localName: e.Revision()}}
+		// OPA's store and compiler hold it too, for the decision log's mask
+		// and drop rules.
+		options = append(options, plugins.InitBundles(map[string]*bundle.Bundle{localName: b}))
+	}
+	manager, err := plugins.New(cfg.raw, "authz", inmem.New(), options...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", cfg.variable(), err)
 	}
 	for name, p := range cfg.limits {
 		manager.Register(name, p)
+	}
+	if opts.Decisions != nil {
+		if err := opts.Decisions.Attach(manager); err != nil {
+			return nil, fmt.Errorf("%s: %v", cfg.variable(), err)
+		}
+	}
+	if local != nil {
+		p := &Policy{manager: manager, compile: compile, log: log, now: time.Now}
+		p.current.Store(local)
+		if err := manager.Start(ctx); err != nil {
+			return nil, fmt.Errorf("the policy bundle, as OPA reads it for the decision log: %v", err)
+		}
+		return p, nil
 	}
 	manual := plugins.TriggerManual
 	bcfg, err := bundleplugin.NewConfigBuilder().WithBytes(manager.Config.Bundles).WithServices(manager.Services()).
@@ -113,8 +160,7 @@ func Start(ctx context.Context, opts Options, log *slog.Logger) (*Policy, error)
 		manager:  manager,
 		bundles:  bundleplugin.New(bcfg, manager),
 		names:    names,
-		query:    opts.Query,
-		mentions: opts.Mentions,
+		compile:  compile,
 		interval: cfg.interval,
 		log:      log,
 		now:      time.Now,
@@ -129,10 +175,19 @@ func Start(ctx context.Context, opts Options, log *slog.Logger) (*Policy, error)
 	wctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
 	if err := p.bundles.Trigger(wctx); err != nil || p.current.Load() == nil {
+		metrics.BundleFailures.Add(1)
 		log.Warn("no policy bundle activated at start-up: every request is denied (policy_not_ready) until one is",
 			"source", cfg.describe, "error", errorText(err), "waited_ms", p.now().Sub(start).Milliseconds())
 	}
 	return p, nil
+}
+
+// warnShadow says, once per policy, that its shadow query does not compile.
+func warnShadow(log *slog.Logger, e *policy.Engine) {
+	if err := e.ShadowError(); err != nil {
+		log.Warn("the shadow query does not compile on this policy: the live policy decides, and each decision's log says the shadow failed",
+			"shadow_query", e.ShadowQuery(), "revision", e.Revision(), "error", err.Error())
+	}
 }
 
 func errorText(err error) string {
@@ -150,24 +205,54 @@ func (c *config) variable() string {
 	return "AUTHZ_BUNDLE"
 }
 
-// Decide evaluates the policy in force. Before any bundle is active it fails
-// with policy_not_ready, which the core turns into a Deny. It also starts a
-// check for a new bundle, in the background, when one is due.
-func (p *Policy) Decide(ctx context.Context, input map[string]any) (*decision.Decision, error) {
-	p.checkIfDue(ctx)
-	e := p.current.Load()
-	if e == nil {
-		return nil, &policy.Error{Reason: policy.ReasonNotReady, Err: errors.New("no policy bundle has been activated yet")}
+// engine is the policy in force, or a policy_not_ready error.
+func (p *Policy) engine() (*policy.Engine, error) {
+	if f := p.current.Load(); f != nil {
+		return f.engine, nil
 	}
-	return e.Decide(ctx, input)
+	return nil, &policy.Error{Reason: policy.ReasonNotReady, Err: errors.New("no policy bundle has been activated yet")}
 }
+
+// Decide evaluates the policy in force. Before any bundle is active it fails
+// with policy_not_ready, which the core turns into a Deny. It also checks for
+// a new bundle when one is due.
+func (p *Policy) Decide(ctx context.Context, input map[string]any) (*decision.Decision, error) {
+	v, err := p.Evaluate(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	return policy.ParseDecision(v)
+}
+
+// Evaluate is Decide's raw value of the decision query, before validation.
+func (p *Policy) Evaluate(ctx context.Context, input map[string]any) (any, error) {
+	p.checkIfDue(ctx)
+	e, err := p.engine()
+	if err != nil {
+		return nil, err
+	}
+	return e.Evaluate(ctx, input)
+}
+
+// Shadow evaluates the shadow query of the policy in force (see
+// policy.Engine.Shadow).
+func (p *Policy) Shadow(ctx context.Context, input map[string]any) (any, error) {
+	e, err := p.engine()
+	if err != nil {
+		return nil, err
+	}
+	return e.Shadow(ctx, input)
+}
+
+// ShadowQuery is AUTHZ_SHADOW_QUERY, or "".
+func (p *Policy) ShadowQuery() string { return p.compile.Shadow }
 
 // DecideAt is Decide with the policy's clock at the time given (see
 // policy.Engine.DecideAt), for tools.
 func (p *Policy) DecideAt(ctx context.Context, input map[string]any, at time.Time) (*decision.Decision, error) {
-	e := p.current.Load()
-	if e == nil {
-		return nil, &policy.Error{Reason: policy.ReasonNotReady, Err: errors.New("no policy bundle has been activated yet")}
+	e, err := p.engine()
+	if err != nil {
+		return nil, err
 	}
 	return e.DecideAt(ctx, input, at)
 }
@@ -175,7 +260,7 @@ func (p *Policy) DecideAt(ctx context.Context, input map[string]any, at time.Tim
 // Mentions is what the policy in force names of the request (see
 // policy.Engine.Mentions), for tools.
 func (p *Policy) Mentions() policy.Mentions {
-	if e := p.current.Load(); e != nil {
+	if e, err := p.engine(); err == nil {
 		return e.Mentions()
 	}
 	return policy.Mentions{}
@@ -183,14 +268,34 @@ func (p *Policy) Mentions() policy.Mentions {
 
 // Revision names the policy in force, or "none".
 func (p *Policy) Revision() string {
-	if e := p.current.Load(); e != nil {
+	if e, err := p.engine(); err == nil {
 		return e.Revision()
 	}
 	return "none"
 }
 
+// Bundles are the revisions of the bundles of the policy in force, by name;
+// nil before the first.
+func (p *Policy) Bundles() map[string]string {
+	if f := p.current.Load(); f != nil {
+		return f.bundles
+	}
+	return nil
+}
+
+// Query is the decision query.
+func (p *Policy) Query() string {
+	if p.compile.Query == "" {
+		return policy.DefaultQuery
+	}
+	return p.compile.Query
+}
+
 // Engine is the policy in force, or nil before the first activation.
-func (p *Policy) Engine() *policy.Engine { return p.current.Load() }
+func (p *Policy) Engine() *policy.Engine {
+	e, _ := p.engine()
+	return e
+}
 
 // Stop stops OPA's plugins.
 func (p *Policy) Stop(ctx context.Context) { p.manager.Stop(ctx) }
@@ -201,6 +306,9 @@ func (p *Policy) Stop(ctx context.Context) { p.manager.Stop(ctx) }
 // a new revision then decides this very request. A check that takes longer
 // goes on without the request, which is decided with the policy in force.
 func (p *Policy) checkIfDue(ctx context.Context) {
+	if p.bundles == nil {
+		return // a bundle in the function package
+	}
 	every := p.interval
 	if p.current.Load() == nil {
 		every = retryNotReady
@@ -220,6 +328,7 @@ func (p *Policy) checkIfDue(ctx context.Context) {
 		cctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 		defer cancel()
 		if err := p.bundles.Trigger(cctx); err != nil {
+			metrics.BundleFailures.Add(1)
 			p.log.Warn("checking for a new policy bundle failed; the policy in force stays", "revision", p.Revision(), "error", err.Error())
 		}
 	}()
@@ -247,6 +356,9 @@ const checkReserve = 50 * time.Millisecond
 // Check checks for a new bundle now and waits for the outcome, for tests and
 // tools.
 func (p *Policy) Check(ctx context.Context) error {
+	if p.bundles == nil {
+		return nil
+	}
 	p.lastCheck.Store(p.now().UnixNano())
 	return p.bundles.Trigger(ctx)
 }
@@ -270,19 +382,19 @@ func (p *Policy) activated(txn storage.Transaction) {
 		}
 		return
 	}
-	b, err := p.read(ctx, txn)
+	b, revisions, err := p.read(ctx, txn)
 	if err == nil {
 		var e *policy.Engine
-		if e, err = policy.Compile(ctx, b, p.query, p.mentions); err == nil {
-			old := p.current.Swap(e)
-			from := "none"
-			if old != nil {
-				from = old.Revision()
-			}
+		if e, err = policy.CompileWith(ctx, b, p.compile); err == nil {
+			from := p.Revision()
+			p.current.Store(&inForce{engine: e, bundles: revisions})
+			metrics.BundleActivations.Add(1)
 			p.log.Info("policy activated", "revision", e.Revision(), "previous_revision", from)
+			warnShadow(p.log, e)
 			return
 		}
 	}
+	metrics.BundleFailures.Add(1)
 	// OPA's own log says it activated the bundle: it holds it in its store,
 	// and checks for a newer one as before.
 	p.log.Error("OPA activated a policy bundle the authorizer cannot use; the last good policy stays in force until a new revision",
@@ -290,47 +402,49 @@ func (p *Policy) activated(txn storage.Transaction) {
 }
 
 // read gives back, as one bundle, the modules and data OPA's store holds in
-// txn, and the revisions of its bundles.
-func (p *Policy) read(ctx context.Context, txn storage.Transaction) (*bundle.Bundle, error) {
+// txn, and the revisions of its bundles by name.
+func (p *Policy) read(ctx context.Context, txn storage.Transaction) (*bundle.Bundle, map[string]string, error) {
 	store := p.manager.Store
 	b := &bundle.Bundle{}
 	ids, err := store.ListPolicies(ctx, txn)
 	if err != nil {
-		return b, err
+		return b, nil, err
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
 		raw, err := store.GetPolicy(ctx, txn, id)
 		if err != nil {
-			return b, err
+			return b, nil, err
 		}
 		m, err := ast.ParseModuleWithOpts(id, string(raw), ast.ParserOptions{ProcessAnnotation: true})
 		if err != nil {
-			return b, err
+			return b, nil, err
 		}
 		b.Modules = append(b.Modules, bundle.ModuleFile{URL: id, Path: id, Raw: raw, Parsed: m})
 	}
 	data, err := store.Read(ctx, txn, storage.RootPath)
 	if err != nil {
-		return b, err
+		return b, nil, err
 	}
 	// A copy: the engine must not share what OPA's store changes at the next
 	// activation.
 	if err := util.RoundTrip(&data); err != nil {
-		return b, err
+		return b, nil, err
 	}
 	b.Data, _ = data.(map[string]any)
 	names, err := bundle.ReadBundleNamesFromStore(ctx, store, txn)
 	if err != nil {
-		return b, err
+		return b, nil, err
 	}
 	sort.Strings(names)
 	var revisions []string
+	byName := make(map[string]string, len(names))
 	for _, name := range names {
 		rev, err := bundle.ReadBundleRevisionFromStore(ctx, store, txn, name)
 		if err != nil || rev == "" {
 			continue
 		}
+		byName[name] = rev
 		if len(names) > 1 {
 			rev = name + "@" + rev
 		}
@@ -338,5 +452,5 @@ func (p *Policy) read(ctx context.Context, txn storage.Transaction) (*bundle.Bun
 	}
 	b.Manifest.Init() // the whole tree: the engine holds everything the store does
 	b.Manifest.Revision = strings.Join(revisions, ",")
-	return b, nil
+	return b, byName, nil
 }

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/apigw-authz/authz/internal/metrics"
 )
 
 // minRSABits is the smallest RSA key accepted; smaller keys in a key set are ignored.
@@ -186,6 +188,7 @@ func (k *keySet) start() (<-chan struct{}, bool) {
 // fetch runs detached from any request, so that a request that gives up does not
 // waste a fetch that others wait for; the client's timeout bounds it.
 func (k *keySet) fetch(done chan struct{}) {
+	metrics.JWKSFetches.Add(1)
 	keys, err := k.download()
 	k.mu.Lock()
 	defer k.mu.Unlock()

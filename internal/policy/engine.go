@@ -74,6 +74,9 @@ type Options struct {
 	// (Engine.Mentions): a walk of the modules and data that the Lambda does
 	// not need at its cold start.
 	Mentions bool
+	// Shadow is AUTHZ_SHADOW_QUERY: a second decision prepared beside the
+	// live one (Engine.Shadow); "" for none.
+	Shadow string
 }
 
 // Engine evaluates one compiled policy. It is safe for concurrent use.
@@ -82,6 +85,15 @@ type Engine struct {
 	text     string
 	revision string
 	mentions Mentions
+	shadow   *shadow
+}
+
+// shadow is the shadow query prepared on the same policy, or why it could
+// not be: a shadow query the bundle lacks never stops the live one.
+type shadow struct {
+	query rego.PreparedEvalQuery
+	text  string
+	err   error
 }
 
 // Load reads and compiles the bundle and prepares the query. Errors carry the
@@ -94,7 +106,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Compile(ctx, b, opts.Query, opts.Mentions)
+	return CompileWith(ctx, b, opts)
 }
 
 // CheckQuery says what is wrong with a decision query (AUTHZ_QUERY), if
@@ -117,6 +129,35 @@ func CheckQuery(query string) error {
 // changed afterwards reaches it. With mentions, it also keeps what the policy
 // names of the request, for Engine.Mentions.
 func Compile(ctx context.Context, b *bundle.Bundle, query string, mentions bool) (*Engine, error) {
+	return CompileWith(ctx, b, Options{Query: query, Mentions: mentions})
+}
+
+// CompileWith is Compile with the query, the shadow query and Mentions of
+// opts (its other fields say where a bundle comes from, and are not read).
+// A shadow query that does not compile on b is not an error: the engine
+// decides, and each shadow evaluation reports why it cannot.
+func CompileWith(ctx context.Context, b *bundle.Bundle, opts Options) (*Engine, error) {
+	e, err := compile(ctx, b, opts.Query)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Mentions {
+		e.mentions = mentionsOf(b)
+	}
+	if opts.Shadow != "" {
+		e.shadow = &shadow{text: opts.Shadow}
+		sh, err := compile(ctx, b, opts.Shadow)
+		if err == nil {
+			e.shadow.query = sh.query
+		} else {
+			e.shadow.err = err
+		}
+	}
+	return e, nil
+}
+
+// compile prepares query on b.
+func compile(ctx context.Context, b *bundle.Bundle, query string) (*Engine, error) {
 	if query == "" {
 		query = DefaultQuery
 	}
@@ -145,11 +186,7 @@ func Compile(ctx context.Context, b *bundle.Bundle, query string, mentions bool)
 	if err != nil {
 		return nil, fmt.Errorf("compiling the policy: %v", err)
 	}
-	e := &Engine{query: pq, text: query, revision: revision(b)}
-	if mentions {
-		e.mentions = mentionsOf(b)
-	}
-	return e, nil
+	return &Engine{query: pq, text: query, revision: revision(b)}, nil
 }
 
 // defines reports whether a rule or the data of b can give ref a value.
@@ -240,11 +277,47 @@ func (e *Engine) decide(ctx context.Context, input map[string]any, opts ...rego.
 	if err != nil {
 		return nil, err
 	}
+	return ParseDecision(value)
+}
+
+// ParseDecision validates the value of a decision query; a value that is
+// not a decision is an *Error with ReasonInvalid.
+func ParseDecision(value any) (*decision.Decision, error) {
 	d, err := decision.Parse(value)
 	if err != nil {
 		return nil, &Error{Reason: ReasonInvalid, Err: err}
 	}
 	return d, nil
+}
+
+// ShadowQuery is the shadow query, or "" when there is none.
+func (e *Engine) ShadowQuery() string {
+	if e.shadow == nil {
+		return ""
+	}
+	return e.shadow.text
+}
+
+// ShadowError is why the shadow query does not compile on this policy, or
+// nil.
+func (e *Engine) ShadowError() error {
+	if e.shadow == nil {
+		return nil
+	}
+	return e.shadow.err
+}
+
+// Shadow evaluates the shadow query for input and returns its raw value, as
+// Evaluate does for the decision query. It is never enforced: the caller
+// logs what it says.
+func (e *Engine) Shadow(ctx context.Context, input map[string]any) (any, error) {
+	switch {
+	case e.shadow == nil:
+		return nil, &Error{Reason: ReasonUndefined, Err: errors.New("no shadow query is configured")}
+	case e.shadow.err != nil:
+		return nil, &Error{Reason: ReasonEval, Err: e.shadow.err}
+	}
+	return evaluate(ctx, &e.shadow.query, e.shadow.text, input)
 }
 
 // Evaluate returns the raw value of the query for input, before validation.
@@ -253,19 +326,23 @@ func (e *Engine) Evaluate(ctx context.Context, input map[string]any) (any, error
 }
 
 func (e *Engine) evaluate(ctx context.Context, input map[string]any, opts ...rego.EvalOption) (any, error) {
+	return evaluate(ctx, &e.query, e.text, input, opts...)
+}
+
+func evaluate(ctx context.Context, query *rego.PreparedEvalQuery, text string, input map[string]any, opts ...rego.EvalOption) (any, error) {
 	value, err := ast.InterfaceToValue(input)
 	if err != nil {
 		return nil, &Error{Reason: ReasonEval, Err: fmt.Errorf("input: %v", err)}
 	}
-	rs, err := e.query.Eval(ctx, append([]rego.EvalOption{rego.EvalParsedInput(value)}, opts...)...)
+	rs, err := query.Eval(ctx, append([]rego.EvalOption{rego.EvalParsedInput(value)}, opts...)...)
 	if err != nil {
 		return nil, &Error{Reason: ReasonEval, Err: err}
 	}
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil, &Error{Reason: ReasonUndefined, Err: fmt.Errorf("%s is undefined for this input", e.text)}
+		return nil, &Error{Reason: ReasonUndefined, Err: fmt.Errorf("%s is undefined for this input", text)}
 	}
 	if len(rs) > 1 {
-		return nil, &Error{Reason: ReasonInvalid, Err: fmt.Errorf("%s has %d results, not one", e.text, len(rs))}
+		return nil, &Error{Reason: ReasonInvalid, Err: fmt.Errorf("%s has %d results, not one", text, len(rs))}
 	}
 	return rs[0].Expressions[0].Value, nil
 }

@@ -23,6 +23,7 @@ test_domain_users_read_documents if {
 	d.allow == true
 	d.principal_id == "alice@contoso.com"
 	d.reasons == {"group Domain Users grants GET /documents/*"}
+	d.code == "group_grant"
 	d.context == {"groups": `["Domain Users"]`}
 	d.grants == {
 		grant("GET", "/health"),
@@ -37,6 +38,7 @@ test_domain_users_may_not_write if {
 	d := authz.decision with input as {"request": rest("PUT", "/documents/1"), "token": tok}
 	d.allow == false
 	d.reasons == {`no grant of the groups ["Domain Users"] covers PUT /documents/1`}
+	d.code == "no_grant"
 }
 
 test_a_distinguished_name_is_one_group if {
@@ -60,6 +62,7 @@ test_two_groups_in_one_string_are_one_unknown_group if {
 	d.allow == false
 	d.grants == {grant("GET", "/health")}
 	d.reasons == {"no grant of the groups [] covers GET /documents"}
+	d.code == "no_grant"
 }
 
 test_part_of_a_name_with_a_space_grants_nothing if {
@@ -83,9 +86,11 @@ test_anonymous_health_check_only if {
 	health.allow == true
 	health.principal_id == "anonymous"
 	health.reasons == {"public route grants GET /health"}
+	health.code == "public_route"
 	docs := authz.decision with input as {"request": rest("GET", "/documents")}
 	docs.allow == false
 	docs.reasons == {"no token, and GET /documents is not a public route"}
+	docs.code == "not_public"
 	docs.grants == {grant("GET", "/health")}
 }
 
@@ -96,4 +101,5 @@ test_decision_is_complete_on_an_empty_input if {
 	d.grants == {grant("GET", "/health")}
 	d.context == {"groups": "[]"}
 	d.reasons == set()
+	d.code == "not_public"
 }

@@ -36,6 +36,7 @@ decision := {
 	"grants": grants,
 	"context": {"tenant": tenant},
 	"reasons": reasons,
+	"code": code,
 }
 
 default allow := false
@@ -48,31 +49,56 @@ allow if {
 }
 
 # METADATA
-# description: Every deny rule that fired, as a reason.
-deny contains sprintf("maintenance: %s", [data.deny_list.maintenance.message]) if {
+# description: |
+#   Every deny rule that fired: its code, one word for the decision log and
+#   metrics, and its reason, for people.
+denials contains {"code": "maintenance", "reason": sprintf("maintenance: %s", [data.deny_list.maintenance.message])} if {
 	data.deny_list.maintenance.enabled == true
 }
 
-deny contains sprintf("subject %s is blocked: %s", [input.token.subject, why]) if {
+denials contains {"code": "blocked_subject", "reason": sprintf("subject %s is blocked: %s", [input.token.subject, why])} if {
 	why := data.deny_list.blocked_subjects[input.token.subject]
 }
 
-deny contains sprintf("client %s is blocked: %s", [input.token.client_id, why]) if {
+denials contains {"code": "blocked_client", "reason": sprintf("client %s is blocked: %s", [input.token.client_id, why])} if {
 	why := data.deny_list.blocked_clients[input.token.client_id]
 }
 
-deny contains sprintf("tenant %s is suspended: %s", [input.token.tenant, why]) if {
+denials contains {"code": "suspended_tenant", "reason": sprintf("tenant %s is suspended: %s", [input.token.tenant, why])} if {
 	why := data.deny_list.suspended_tenants[input.token.tenant]
 }
 
-deny contains sprintf("group %s is blocked: %s", [group, why]) if {
+denials contains {"code": "blocked_group", "reason": sprintf("group %s is blocked: %s", [group, why])} if {
 	some group in input.token.groups
 	why := data.deny_list.blocked_groups[group]
 }
 
-deny contains "the token's group list is incomplete (Entra groups overage): the blocked groups cannot be checked" if {
+denials contains {
+	"code": "groups_overage",
+	"reason": "the token's group list is incomplete (Entra groups overage): the blocked groups cannot be checked",
+} if {
 	input.token.groups_overage
 	count(data.deny_list.blocked_groups) > 0
+}
+
+# METADATA
+# description: Every deny rule that fired, as a reason.
+deny contains denial.reason if {
+	some denial in denials
+}
+
+# METADATA
+# description: |
+#   Which deny code is the decision's when several rules fired: the first of
+#   this list that fired. A code missing from it comes after them all.
+deny_order := ["maintenance", "blocked_subject", "blocked_client", "suspended_tenant", "blocked_group", "groups_overage"]
+
+# METADATA
+# description: The code of the deny rules that fired, in the order of deny_order.
+deny_code := codes[0] if {
+	fired := {denial.code | some denial in denials}
+	ordered := [c | some c in deny_order; c in fired]
+	codes := array.concat(ordered, sort([c | some c in fired; not c in deny_order]))
 }
 
 # METADATA
@@ -134,3 +160,24 @@ reasons contains sprintf("no grant of the caller covers %s", [request_line]) if 
 	not allow
 	input.token
 }
+
+# METADATA
+# description: |
+#   Why, in one word for the decision log and metrics; the first that applies:
+#     (a deny code)  denied: a deny rule fired (maintenance, blocked_subject,
+#                    blocked_client, suspended_tenant, blocked_group,
+#                    groups_overage; see deny_order)
+#     public_route   allowed: a public route covers the request
+#     group_grant    allowed: a group of the caller grants the request
+#     not_public     denied: no token, and the route is not public
+#     no_grant       denied: no grant of the caller covers the request
+code := deny_code if {
+	count(denials) > 0
+} else := "public_route" if {
+	some entry in matches
+	entry.by == "public route"
+} else := "group_grant" if {
+	allow
+} else := "not_public" if {
+	not input.token
+} else := "no_grant"

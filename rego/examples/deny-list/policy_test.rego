@@ -28,6 +28,7 @@ test_staff_read_orders if {
 	d.principal_id == "alice"
 	d.context == {"tenant": "acme"}
 	d.reasons == {"group staff grants GET /orders/*"}
+	d.code == "group_grant"
 	d.grants == {grant("GET", "/health"), grant("GET", "/orders"), grant("GET", "/orders/*")}
 }
 
@@ -35,6 +36,7 @@ test_staff_may_not_write if {
 	d := authz.decision with input as {"request": rest("POST", "/orders"), "token": user("alice", {})}
 	d.allow == false
 	d.reasons == {"no grant of the caller covers POST /orders"}
+	d.code == "no_grant"
 	grant("GET", "/orders/*") in d.grants
 }
 
@@ -44,6 +46,7 @@ test_a_blocked_subject_is_denied_even_as_admin if {
 	d.allow == false
 	d.principal_id == "00u-mallory"
 	d.reasons == {"subject 00u-mallory is blocked: account compromised, see SEC-1234"}
+	d.code == "blocked_subject"
 
 	# No grants: the cached answer refuses the caller's other requests too.
 	d.grants == set()
@@ -54,6 +57,7 @@ test_a_blocked_client_is_denied if {
 	d := authz.decision with input as {"request": rest("GET", "/orders"), "token": tok}
 	d.allow == false
 	d.reasons == {"client 0oa-legacy-app is blocked: client retired on 2026-01-01, use orders-web"}
+	d.code == "blocked_client"
 	d.grants == set()
 }
 
@@ -63,6 +67,7 @@ test_a_suspended_tenant_is_denied if {
 	d.allow == false
 	d.context == {"tenant": "initech"}
 	d.reasons == {"tenant initech is suspended: contract suspended for non-payment"}
+	d.code == "suspended_tenant"
 }
 
 test_a_blocked_group_is_denied if {
@@ -70,6 +75,7 @@ test_a_blocked_group_is_denied if {
 	d := authz.decision with input as {"request": rest("GET", "/orders"), "token": tok}
 	d.allow == false
 	d.reasons == {"group offboarded-contractors is blocked: contract ended"}
+	d.code == "blocked_group"
 }
 
 test_group_overage_is_denied_while_groups_are_blocked if {
@@ -77,11 +83,13 @@ test_group_overage_is_denied_while_groups_are_blocked if {
 	d := authz.decision with input as {"request": rest("GET", "/health"), "token": tok}
 	d.allow == false
 	d.reasons == {"the token's group list is incomplete (Entra groups overage): the blocked groups cannot be checked"}
+	d.code == "groups_overage"
 
 	# Without blocked groups, the overage costs nothing here.
 	ok := authz.decision with input as {"request": rest("GET", "/health"), "token": tok}
 		with data.deny_list.blocked_groups as {}
 	ok.allow == true
+	ok.code == "public_route"
 }
 
 test_every_deny_that_fired_is_a_reason if {
@@ -101,6 +109,20 @@ test_every_deny_that_fired_is_a_reason if {
 		"tenant initech is suspended: contract suspended for non-payment",
 		"group offboarded-contractors is blocked: contract ended",
 	}
+
+	# One code, by deny_order: the maintenance first, then the subject, ...
+	d.code == "maintenance"
+	without_maintenance := authz.decision with input as {"request": rest("GET", "/orders"), "token": tok}
+	without_maintenance.code == "blocked_subject"
+	group_and_tenant := authz.decision with input as {"request": rest("GET", "/orders"), "token": object.union(tok, {"subject": "x", "client_id": "y"})}
+	group_and_tenant.code == "suspended_tenant"
+}
+
+test_a_deny_code_missing_from_the_order_still_is_the_code if {
+	d := authz.decision with input as {"request": rest("GET", "/orders"), "token": user("00u-mallory", {})}
+		with authz.deny_order as ["maintenance"]
+	d.allow == false
+	d.code == "blocked_subject"
 }
 
 test_maintenance_denies_everyone if {
@@ -108,11 +130,13 @@ test_maintenance_denies_everyone if {
 		with data.deny_list.maintenance.enabled as true
 	admin.allow == false
 	admin.reasons == {maintenance}
+	admin.code == "maintenance"
 	admin.grants == set()
 	anonymous := authz.decision with input as {"request": rest("GET", "/health")}
 		with data.deny_list.maintenance.enabled as true
 	anonymous.allow == false
 	anonymous.reasons == {maintenance}
+	anonymous.code == "maintenance"
 }
 
 test_anonymous if {
@@ -120,10 +144,12 @@ test_anonymous if {
 	health.allow == true
 	health.principal_id == "anonymous"
 	health.reasons == {"public route grants GET /health"}
+	health.code == "public_route"
 	health.context == {"tenant": ""}
 	orders := authz.decision with input as {"request": rest("GET", "/orders")}
 	orders.allow == false
 	orders.reasons == {"no token, and GET /orders is not a public route"}
+	orders.code == "not_public"
 	orders.grants == {grant("GET", "/health")}
 }
 
@@ -133,4 +159,5 @@ test_decision_is_complete_on_an_empty_input if {
 	d.principal_id == "anonymous"
 	d.grants == {grant("GET", "/health")}
 	d.reasons == set()
+	d.code == "not_public"
 }

@@ -31,6 +31,7 @@ decision := {
 	"grants": grants,
 	"context": {"tenant": token_tenant, "roles": known_roles},
 	"reasons": reasons,
+	"code": code,
 }
 
 default allow := false
@@ -192,3 +193,32 @@ reasons contains sprintf("no grant of the app roles [%s] covers %s", [concat(", 
 	not allow
 	input.token
 }
+
+# METADATA
+# description: |
+#   Why, in one word for the decision log and metrics; the first that applies:
+#     not_public      denied: no token (nothing here is public)
+#     cross_tenant    denied: the path names another tenant than the caller's
+#     role_grant      allowed: an app role of the caller grants the request
+#     group_grant     allowed: a group of the caller grants the request
+#     signed_in       allowed: granted to any signed-in user
+#     groups_overage  denied: only a group could grant the request, and the
+#                     token cannot show its groups (overage)
+#     no_grant        denied: nothing the caller has covers the request
+code := "not_public" if {
+	not input.token
+} else := "cross_tenant" if {
+	cross_tenant
+} else := "role_grant" if {
+	allow
+	some entry in matches
+	startswith(entry.by, "app role ")
+} else := "group_grant" if {
+	allow
+	some entry in matches
+	startswith(entry.by, "group ")
+} else := "signed_in" if {
+	allow
+} else := "groups_overage" if {
+	some _ in unprovable_groups
+} else := "no_grant"

@@ -35,6 +35,7 @@ test_reader_reads_the_orders_of_their_tenant if {
 	d.principal_id == "oid-1"
 	d.context == {"tenant": contoso, "roles": {"Orders.Read"}}
 	d.reasons == {sprintf("app role Orders.Read grants GET /tenants/%s/orders/*", [contoso])}
+	d.code == "role_grant"
 	d.grants == {
 		grant("GET", "/me"),
 		grant("GET", orders(contoso)),
@@ -57,6 +58,7 @@ test_another_tenant_is_refused if {
 	tok := entra("oid-1", contoso, {"roles": ["Tenant.Admin"]})
 	d := authz.decision with input as {"request": rest("GET", orders(fabrikam)), "token": tok}
 	d.allow == false
+	d.code == "cross_tenant"
 	d.reasons == {
 		sprintf("tenant isolation: the path names tenant %q, the caller's tenant is %q", [fabrikam, contoso]),
 		sprintf("no grant of the app roles [Tenant.Admin] covers GET %s", [orders(fabrikam)]),
@@ -67,6 +69,7 @@ test_tenant_admin_does_anything_in_the_tenant if {
 	tok := entra("oid-2", fabrikam, {"roles": ["Tenant.Admin"]})
 	d := authz.decision with input as {"request": rest("DELETE", concat("", [orders(fabrikam), "/7"])), "token": tok}
 	d.allow == true
+	d.code == "role_grant"
 	d.reasons == {sprintf("app role Tenant.Admin grants * /tenants/%s/*", [fabrikam])}
 }
 
@@ -76,6 +79,7 @@ test_reader_may_not_write if {
 	d.allow == false
 	d.context.roles == {"Orders.Read"}
 	d.reasons == {sprintf("no grant of the app roles [Orders.Read] covers POST %s", [orders(contoso)])}
+	d.code == "no_grant"
 }
 
 test_a_tenant_that_is_not_an_id_gets_no_tenant_route if {
@@ -91,6 +95,7 @@ test_any_signed_in_user_reads_me if {
 	d := authz.decision with input as {"request": rest("GET", "/me"), "token": entra("oid-4", contoso, {})}
 	d.allow == true
 	d.reasons == {"any signed-in user grants GET /me"}
+	d.code == "signed_in"
 }
 
 test_finance_group_reads_invoices if {
@@ -98,6 +103,7 @@ test_finance_group_reads_invoices if {
 	d := authz.decision with input as {"request": rest("GET", sprintf("/tenants/%s/invoices/2026-01", [contoso])), "token": tok}
 	d.allow == true
 	d.reasons == {sprintf("group Finance grants GET /tenants/%s/invoices/*", [contoso])}
+	d.code == "group_grant"
 }
 
 test_overage_denies_what_only_a_group_grants if {
@@ -105,6 +111,7 @@ test_overage_denies_what_only_a_group_grants if {
 	tok := entra("oid-5", contoso, {"groups": [], "groups_overage": true, "roles": ["Orders.Read"]})
 	d := authz.decision with input as {"request": rest("GET", path), "token": tok}
 	d.allow == false
+	d.code == "groups_overage"
 	d.reasons == {
 		"the token's group list is incomplete (Entra groups overage): no group rule is applied",
 		sprintf("GET %s is granted to group Finance, which this token cannot show (overage): assign an app role instead", [path]),
@@ -119,6 +126,7 @@ test_overage_applies_no_group_rule_even_with_groups_listed if {
 	tok := entra("oid-5", contoso, {"groups": [finance], "groups_overage": true})
 	d := authz.decision with input as {"request": rest("GET", sprintf("/tenants/%s/invoices", [contoso])), "token": tok}
 	d.allow == false
+	d.code == "groups_overage"
 	d.grants == {grant("GET", "/me")}
 }
 
@@ -126,6 +134,7 @@ test_overage_leaves_app_roles_working if {
 	tok := entra("oid-5", contoso, {"groups_overage": true, "roles": ["Orders.Read"]})
 	d := authz.decision with input as {"request": rest("GET", orders(contoso)), "token": tok}
 	d.allow == true
+	d.code == "role_grant"
 	d.reasons == {
 		"the token's group list is incomplete (Entra groups overage): no group rule is applied",
 		sprintf("app role Orders.Read grants GET %s", [orders(contoso)]),
@@ -138,6 +147,7 @@ test_anonymous_is_denied_with_no_grants if {
 	d.principal_id == "anonymous"
 	d.grants == set()
 	d.reasons == {"no token: GET /me needs a signed-in caller"}
+	d.code == "not_public"
 	d.context == {"tenant": "", "roles": set()}
 }
 
@@ -147,6 +157,7 @@ test_decision_is_complete_on_an_empty_input if {
 	d.principal_id == "anonymous"
 	d.grants == set()
 	d.reasons == set()
+	d.code == "not_public"
 }
 
 test_a_grant_that_reaches_other_tenants_is_left_out if {
@@ -184,5 +195,20 @@ test_the_path_tenant_is_checked_even_when_a_grant_covers_it if {
 		with data.entra_app_roles.roles as roles
 		with authz.confined as confined_anything
 	d.allow == false
+	d.code == "cross_tenant"
 	sprintf("tenant isolation: the path names tenant %q, the caller's tenant is %q", [fabrikam, contoso]) in d.reasons
+}
+
+test_an_app_role_is_the_code_over_a_group_and_any_signed_in_user if {
+	both := {"method": "GET", "path": "/me"}
+	tok := entra("oid-7", contoso, {"roles": ["Profile.Read"], "groups": [finance]})
+	d := authz.decision with input as {"request": rest("GET", "/me"), "token": tok}
+		with data.entra_app_roles.roles as {"Profile.Read": [both]}
+		with data.entra_app_roles.groups as {finance: {"name": "Finance", "grants": [both]}}
+	d.allow == true
+	d.code == "role_grant"
+	d.reasons == {"app role Profile.Read grants GET /me", "group Finance grants GET /me", "any signed-in user grants GET /me"}
+	g := authz.decision with input as {"request": rest("GET", "/me"), "token": entra("oid-7", contoso, {"groups": [finance]})}
+		with data.entra_app_roles.groups as {finance: {"name": "Finance", "grants": [both]}}
+	g.code == "group_grant"
 }

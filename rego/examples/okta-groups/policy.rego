@@ -29,6 +29,7 @@ decision := {
 	"grants": grants,
 	"context": {"email": email, "groups": granting_groups},
 	"reasons": reasons,
+	"code": code,
 }
 
 default allow := false
@@ -91,3 +92,19 @@ reasons contains sprintf("no grant of the groups [%s] covers %s", [concat(", ", 
 	not allow
 	input.token
 }
+
+# METADATA
+# description: |
+#   Why, in one word for the decision log and metrics; the first that applies:
+#     public_route  allowed: a public route covers the request
+#     group_grant   allowed: a group of the caller grants the request
+#     not_public    denied: no token, and the route is not public
+#     no_grant      denied: no grant of the caller's groups covers the request
+code := "public_route" if {
+	some entry in matches
+	entry.by == "public route"
+} else := "group_grant" if {
+	allow
+} else := "not_public" if {
+	not input.token
+} else := "no_grant"

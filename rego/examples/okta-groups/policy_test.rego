@@ -22,6 +22,7 @@ test_anonymous_health_check_is_allowed if {
 	d.principal_id == "anonymous"
 	d.grants == {grant("GET", "/health")}
 	d.reasons == {"public route grants GET /health"}
+	d.code == "public_route"
 	d.context == {"email": "", "groups": set()}
 }
 
@@ -30,6 +31,7 @@ test_anonymous_request_elsewhere_is_denied if {
 	d.allow == false
 	d.grants == {grant("GET", "/health")}
 	d.reasons == {"no token, and GET /orders is not a public route"}
+	d.code == "not_public"
 }
 
 test_reader_reads_orders_at_any_depth if {
@@ -38,6 +40,7 @@ test_reader_reads_orders_at_any_depth if {
 	d.allow == true
 	d.principal_id == "00u1"
 	d.reasons == {"group orders-readers grants GET /orders/*"}
+	d.code == "group_grant"
 	d.context == {"email": "00u1@example.com", "groups": {"Everyone", "orders-readers"}}
 }
 
@@ -48,6 +51,7 @@ test_reader_may_not_write_and_gets_the_same_grants if {
 	read.allow == true
 	write.allow == false
 	write.reasons == {"no grant of the groups [Everyone, orders-readers] covers POST /orders"}
+	write.code == "no_grant"
 
 	# The grants are the caller's, not the request's: the cache stays correct.
 	read.grants == write.grants
@@ -74,6 +78,7 @@ test_admin_method_star if {
 	del.reasons == {"group orders-admins grants * /orders/*"}
 	other := authz.decision with input as {"request": rest("DELETE", "/users/9"), "token": tok}
 	other.allow == false
+	other.code == "no_grant"
 }
 
 test_group_names_are_exact if {
@@ -90,6 +95,7 @@ test_token_without_groups_still_reaches_public_routes if {
 	d := authz.decision with input as {"request": rest("GET", "/health"), "token": tok}
 	d.allow == true
 	d.principal_id == "00u5"
+	d.code == "public_route"
 }
 
 test_empty_subject_is_anonymous if {
@@ -104,4 +110,5 @@ test_decision_is_complete_on_an_empty_input if {
 	d.grants == {grant("GET", "/health")}
 	d.context == {"email": "", "groups": set()}
 	d.reasons == set()
+	d.code == "not_public"
 }

@@ -44,6 +44,7 @@ decision := {
 	"grants": grants,
 	"context": {"user": principal_id},
 	"reasons": reasons,
+	"code": code,
 }
 
 default allow := false
@@ -146,3 +147,24 @@ reasons contains sprintf("no grant covers %s", [request_line]) if {
 	input.token
 	count(matches) == 0
 }
+
+# METADATA
+# description: |
+#   Why, in one word for the decision log and metrics; the first that applies:
+#     owner       allowed: the caller's own record
+#     role_grant  allowed: an app role of the caller grants the request
+#     not_public  denied: no token (nothing here is public)
+#     not_owner   denied: the path or its id parameter names another user
+#     no_grant    denied: nothing the caller has covers the request
+code := "owner" if {
+	some entry in matches
+	entry.owner
+	owns_requested_user
+} else := "role_grant" if {
+	allow
+} else := "not_public" if {
+	not input.token
+} else := "not_owner" if {
+	path_user
+	not owns_requested_user
+} else := "no_grant"

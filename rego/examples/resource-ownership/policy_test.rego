@@ -23,6 +23,7 @@ test_owner_reads_their_record if {
 	d.principal_id == "alice"
 	d.context == {"user": "alice"}
 	d.reasons == {"alice owns GET /users/alice"}
+	d.code == "owner"
 	d.grants == {
 		grant("GET", "/users/alice"),
 		grant("PUT", "/users/alice"),
@@ -46,6 +47,7 @@ test_someone_elses_record_is_refused if {
 		`GET /users/bob/orders is user "bob"'s, not the caller's ("alice")`,
 		"no grant covers GET /users/bob/orders",
 	}
+	d.code == "not_owner"
 
 	# The grants are the same as for alice's own requests: only her paths.
 	every g in d.grants {
@@ -68,6 +70,7 @@ test_the_id_parameter_must_name_the_caller_too if {
 	theirs := authz.decision with input as {"request": with_params("GET", "/users/alice/orders", {"id": "bob"}), "token": tok}
 	theirs.allow == false
 	theirs.reasons == {`the path parameter id "bob" is not the caller ("alice")`}
+	theirs.code == "not_owner"
 }
 
 test_a_subject_with_wildcards_gets_no_owner_grant if {
@@ -90,8 +93,10 @@ test_support_reads_every_user_but_changes_none if {
 	read := authz.decision with input as {"request": with_params("GET", "/users/bob", {"id": "bob"}), "token": tok}
 	read.allow == true
 	read.reasons == {"role Support grants GET /users/*"}
+	read.code == "role_grant"
 	write := authz.decision with input as {"request": with_params("PUT", "/users/bob", {"id": "bob"}), "token": tok}
 	write.allow == false
+	write.code == "not_owner"
 	write.grants == read.grants
 	grant("GET", "/users/*") in write.grants
 	grant("PUT", "/users/sam") in write.grants
@@ -103,6 +108,7 @@ test_anonymous_is_denied if {
 	d.principal_id == "anonymous"
 	d.grants == set()
 	d.reasons == {"no token: GET /users/alice needs a signed-in caller"}
+	d.code == "not_public"
 	d.context == {"user": "anonymous"}
 }
 
@@ -112,4 +118,18 @@ test_decision_is_complete_on_an_empty_input if {
 	d.principal_id == "anonymous"
 	d.grants == set()
 	d.reasons == set()
+	d.code == "not_public"
+}
+
+test_a_route_outside_users_is_no_grant if {
+	d := authz.decision with input as {"request": rest("GET", "/orders"), "token": user("alice", [])}
+	d.allow == false
+	d.code == "no_grant"
+	d.reasons == {"no grant covers GET /orders"}
+}
+
+test_an_unsafe_subject_on_its_own_path_is_no_grant if {
+	d := authz.decision with input as {"request": rest("GET", "/users/a*"), "token": user("a*", [])}
+	d.allow == false
+	d.code == "no_grant"
 }

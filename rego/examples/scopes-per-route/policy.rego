@@ -30,6 +30,7 @@ decision := {
 	"grants": grants,
 	"context": {"client_id": client_id, "scopes": token_scopes},
 	"reasons": reasons,
+	"code": code,
 }
 
 default allow := false
@@ -112,3 +113,22 @@ reasons contains sprintf("no route rule covers %s: denied by default", [request_
 	input.token
 	count(unmet) == 0
 }
+
+# METADATA
+# description: |
+#   Why, in one word for the decision log and metrics; the first that applies:
+#     public_route    allowed: a public route covers the request
+#     scope_grant     allowed: the token has every scope of a rule that covers the request
+#     not_public      denied: no token, and the route is not public
+#     missing_scopes  denied: rules cover the request, and the token lacks scopes of each
+#     no_route        denied: no route rule covers the request
+code := "public_route" if {
+	some entry in matches
+	entry.why == "is public"
+} else := "scope_grant" if {
+	allow
+} else := "not_public" if {
+	not input.token
+} else := "missing_scopes" if {
+	some _ in unmet
+} else := "no_route"

@@ -22,6 +22,7 @@ test_read_scope_reads_orders if {
 	d.allow == true
 	d.principal_id == "0oa-reporting"
 	d.reasons == {"GET /orders/* requires scopes [orders:read], which the token has"}
+	d.code == "scope_grant"
 	d.context == {"client_id": "0oa-reporting", "scopes": {"orders:read"}}
 	d.grants == {
 		grant("GET", "/health"),
@@ -36,6 +37,7 @@ test_read_scope_may_not_write if {
 	d := authz.decision with input as {"request": rest("POST", "/orders"), "token": tok}
 	d.allow == false
 	d.reasons == {"POST /orders requires scopes [orders:write]; the token lacks [orders:write]"}
+	d.code == "missing_scopes"
 	not grant("POST", "/orders") in d.grants
 }
 
@@ -44,6 +46,7 @@ test_delete_needs_every_scope_of_its_rule if {
 	writer := authz.decision with input as {"request": rest("DELETE", path), "token": client("c", ["orders:write"])}
 	writer.allow == false
 	writer.reasons == {"DELETE /orders/* requires scopes [orders:write orders:delete]; the token lacks [orders:delete]"}
+	writer.code == "missing_scopes"
 
 	deleter := authz.decision with input as {"request": rest("DELETE", path), "token": client("c", ["orders:write", "orders:delete"])}
 	deleter.allow == true
@@ -62,9 +65,11 @@ test_a_rule_without_scopes_needs_only_a_token if {
 	allowed := authz.decision with input as {"request": rest("GET", "/me"), "token": client("c", [])}
 	allowed.allow == true
 	allowed.reasons == {"GET /me requires scopes [], which the token has"}
+	allowed.code == "scope_grant"
 	denied := authz.decision with input as {"request": rest("GET", "/me")}
 	denied.allow == false
 	denied.reasons == {"no token, and GET /me is not public"}
+	denied.code == "not_public"
 }
 
 test_a_route_no_rule_covers_is_denied if {
@@ -72,6 +77,7 @@ test_a_route_no_rule_covers_is_denied if {
 	d := authz.decision with input as {"request": rest("PATCH", "/orders/1"), "token": tok}
 	d.allow == false
 	d.reasons == {"no route rule covers PATCH /orders/1: denied by default"}
+	d.code == "no_route"
 }
 
 test_anonymous_health_check if {
@@ -80,6 +86,7 @@ test_anonymous_health_check if {
 	d.principal_id == "anonymous"
 	d.grants == {grant("GET", "/health")}
 	d.reasons == {"GET /health is public"}
+	d.code == "public_route"
 	d.context == {"client_id": "", "scopes": set()}
 }
 
@@ -101,4 +108,5 @@ test_decision_is_complete_on_an_empty_input if {
 	d.principal_id == "anonymous"
 	d.grants == {grant("GET", "/health")}
 	d.reasons == set()
+	d.code == "not_public"
 }

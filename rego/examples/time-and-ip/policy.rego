@@ -35,6 +35,7 @@ decision := {
 	"grants": grants,
 	"context": {"office_hours": in_office_hours, "networks": networks},
 	"reasons": reasons,
+	"code": code,
 }
 
 default allow := false
@@ -175,3 +176,29 @@ reasons contains sprintf("no grant of the caller covers %s", [request_line]) if 
 	count(matches) == 0
 	count(office_matches) == 0
 }
+
+# METADATA
+# description: |
+#   Why, in one word for the decision log and metrics; the first that applies:
+#     public_route            allowed: a public route covers the request
+#     signed_in               allowed: granted to any signed-in user
+#     office_route            allowed: an office-only route of the caller's groups, in office hours, from an office network
+#     not_public              denied: no token, and the route is not public
+#     outside_office_hours    denied: an office-only route outside office hours, or at an unknown time
+#     outside_office_network  denied: an office-only route from elsewhere, or from no known address
+#     no_grant                denied: nothing the caller has covers the request
+code := "public_route" if {
+	some entry in matches
+	entry.by == "public route"
+} else := "signed_in" if {
+	some _ in matches
+} else := "office_route" if {
+	allow
+} else := "not_public" if {
+	not input.token
+} else := "outside_office_hours" if {
+	some _ in office_matches
+	not in_office_hours
+} else := "outside_office_network" if {
+	some _ in office_matches
+} else := "no_grant"

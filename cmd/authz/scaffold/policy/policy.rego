@@ -23,6 +23,7 @@ decision := {
 	"grants": grants,
 	"context": {"groups": granting_groups},
 	"reasons": reasons,
+	"code": code,
 }
 
 default allow := false
@@ -71,3 +72,20 @@ reasons contains sprintf("%s grants %s %s", [entry.by, entry.grant.method, entry
 reasons contains sprintf("no grant covers %s %s", [input.request.method, input.request.path]) if {
 	not allow
 }
+
+# METADATA
+# description: |
+#   Why, in one word for the decision log and metrics (lower snake case, from
+#   a small fixed set; the reasons are for people). The first that applies:
+#     public_route  allowed: a public route covers the request
+#     group_grant   allowed: a group of the caller grants the request
+#     not_public    denied: no token, and the route is not public
+#     no_grant      denied: no grant of the caller's groups covers the request
+code := "public_route" if {
+	some entry in matches
+	entry.by == "public route"
+} else := "group_grant" if {
+	allow
+} else := "not_public" if {
+	not input.token
+} else := "no_grant"

@@ -14,12 +14,14 @@ test_anyone_reads_the_health_route if {
 	d.principal_id == "anonymous"
 	d.grants == {grant("GET", "/health")}
 	d.reasons == {"public route grants GET /health"}
+	d.code == "public_route"
 }
 
 test_no_token_elsewhere_is_denied if {
 	d := authz.decision with input as {"request": rest("GET", "/orders/7")}
 	d.allow == false
 	d.reasons == {"no grant covers GET /orders/7"}
+	d.code == "not_public"
 }
 
 test_a_reader_reads_orders_at_any_depth if {
@@ -28,6 +30,7 @@ test_a_reader_reads_orders_at_any_depth if {
 	d.principal_id == "alice"
 	d.context == {"groups": {"readers"}}
 	d.reasons == {"group readers grants GET /orders/*"}
+	d.code == "group_grant"
 }
 
 test_a_reader_may_not_write_and_gets_the_same_grants if {
@@ -37,6 +40,7 @@ test_a_reader_may_not_write_and_gets_the_same_grants if {
 	read.allow == true
 	write.allow == false
 	write.reasons == {"no grant covers POST /orders"}
+	write.code == "no_grant"
 
 	# The grants are the caller's, not the request's: the cache stays correct.
 	read.grants == write.grants
@@ -60,4 +64,5 @@ test_an_empty_input_is_a_decision if {
 	d := authz.decision with input as {}
 	d.allow == false
 	d.principal_id == "anonymous"
+	d.code == "not_public"
 }
