@@ -180,6 +180,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}()
 	if len(watched) > 0 {
 		revision := a.Revision()
+		current := a
 		go localgw.Watch(ctx, watched, 500*time.Millisecond, func() {
 			fresh, err := authorizer.Build(ctx, cfg, decisions)
 			if err != nil {
@@ -187,10 +188,16 @@ func serve(args []string, stdout, stderr io.Writer) int {
 				return
 			}
 			if fresh.Revision() == revision {
-				return // a test or an unrelated file changed, not the policy
+				_ = fresh.Close(ctx) // a test or an unrelated file changed, not the policy
+				return
 			}
 			revision = fresh.Revision()
 			gw.Replace(fresh.Authorize)
+			// The old authorizer's OPA plugins stop; a request it is still
+			// deciding finishes on its engine.
+			old := current
+			current = fresh
+			go func() { _ = old.Close(context.Background()) }()
 			log.Info("policy reloaded; authorizer cache emptied", "policy_revision", revision)
 		})
 	}
