@@ -16,7 +16,6 @@ import (
 
 	"github.com/apigw-authz/authz/internal/authorizer"
 	"github.com/apigw-authz/authz/internal/config"
-	"github.com/apigw-authz/authz/internal/gateway"
 	"github.com/apigw-authz/authz/internal/logging"
 )
 
@@ -59,12 +58,12 @@ func setup(ctx context.Context) *authorizer.Authorizer {
 	logging.RouteStandardLog(log)
 	if err != nil {
 		log.Error("configuration error: every request will be denied", "error", err.Error())
-		return authorizer.Broken(err, gateway.Responder{SimpleResponses: cfg.SimpleResponses}, log)
+		return authorizer.BrokenConfig(err, cfg, log)
 	}
 	a, err := authorizer.Build(ctx, cfg, log)
 	if err != nil {
 		log.Error("configuration error: every request will be denied", "error", err.Error())
-		return authorizer.Broken(err, gateway.Responder{SimpleResponses: cfg.SimpleResponses}, log)
+		return authorizer.BrokenConfig(err, cfg, log)
 	}
 	wctx, cancel := context.WithTimeout(ctx, warmTimeout)
 	defer cancel()

@@ -116,7 +116,13 @@ func New(opts Options) *Authorizer {
 // configuration error. A Lambda that exits at init makes API Gateway answer 500;
 // this one answers 403 and logs why on every request.
 func Broken(err error, responder gateway.Responder, log *slog.Logger) *Authorizer {
-	a := New(Options{Responder: responder, Log: log, Revision: "none"})
+	return BrokenWith(err, responder, log, nil)
+}
+
+// BrokenWith is Broken writing its decision log with decisions, so that the
+// denials of a broken configuration are counted in the metrics too.
+func BrokenWith(err error, responder gateway.Responder, log *slog.Logger, decisions *decisionlog.Logger) *Authorizer {
+	a := New(Options{Responder: responder, Log: log, Revision: "none", Decisions: decisions})
 	a.broken = err
 	return a
 }

@@ -58,6 +58,13 @@ func BuildWithVerifier(ctx context.Context, cfg config.Config, log *slog.Logger,
 	}), nil
 }
 
+// BrokenConfig is Broken for a configuration that failed: its denials are
+// logged, and counted, as cfg says as far as it could be read.
+func BrokenConfig(err error, cfg config.Config, log *slog.Logger) *Authorizer {
+	decisions := decisionlog.New(log, decisionlog.Options{Console: cfg.DecisionLog, Metrics: metricsOptions(cfg)})
+	return BrokenWith(err, gateway.Responder{SimpleResponses: cfg.SimpleResponses}, log, decisions)
+}
+
 // metricsOptions are AUTHZ_METRICS and AUTHZ_METRICS_NAMESPACE, with the
 // function's name as a dimension when Lambda gives it.
 func metricsOptions(cfg config.Config) decisionlog.MetricsOptions {
