@@ -2,10 +2,15 @@ package e2e
 
 import (
 	"encoding/json"
+
+	"github.com/open-policy-agent/opa/v1/plugins/logs"
+
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apigw-authz/authz/internal/metrics"
 )
 
 // jwtShape is what a compact JWS looks like in a line: two base64url JSON
@@ -40,6 +45,19 @@ func checkJSONLines(t *testing.T, lines []string) {
 		}
 		// A decision's input never holds a cookie: the default bundle's mask
 		// erases them, as a bundle of a test's own must too.
+		// Every decision line is OPA's decision-log event, member types
+		// and all, and its EMF metadata, when there is any, is valid.
+		if m["msg"] == "decision" {
+			var ev logs.EventV1
+			if err := json.Unmarshal([]byte(line), &ev); err != nil || ev.DecisionID == "" || ev.Timestamp.IsZero() || ev.Custom["outcome"] == nil {
+				t.Errorf("the function wrote a decision line that is not an OPA decision-log event (%v), line %d: %s", err, i+1, line)
+			}
+		}
+		if _, ok := m["_aws"]; ok {
+			if err := metrics.Validate(m); err != nil {
+				t.Errorf("the function wrote invalid EMF (%v), line %d: %s", err, i+1, line)
+			}
+		}
 		if m["msg"] == "decision" {
 			input, _ := m["input"].(map[string]any)
 			req, _ := input["request"].(map[string]any)
