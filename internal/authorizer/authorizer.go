@@ -109,7 +109,7 @@ func New(opts Options) *Authorizer {
 	// The responses deny ambiguous paths exactly when the requests are checked
 	// for them.
 	opts.Responder.AllowAmbiguousPaths = opts.AllowAmbiguousPaths
-	return &Authorizer{opts: opts, path: opaPath(opts.Query)}
+	return &Authorizer{opts: opts, path: policy.LogPath(opts.Query)}
 }
 
 // Broken returns an authorizer that denies every request because of err, a

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/apigw-authz/authz/internal/decisionlog"
 	"github.com/apigw-authz/authz/internal/gateway"
@@ -127,24 +126,6 @@ func (a *Authorizer) bundles() map[string]string {
 		return b.Bundles()
 	}
 	return map[string]string{"authz": a.Revision()}
-}
-
-// opaPath is a decision query as OPA's decision log names it: data.authz.decision
-// is authz/decision.
-func opaPath(query string) string {
-	ref, err := ast.ParseRef(query)
-	if err != nil || len(ref) < 2 {
-		return query
-	}
-	parts := make([]string, 0, len(ref)-1)
-	for _, t := range ref[1:] {
-		if s, ok := t.Value.(ast.String); ok {
-			parts = append(parts, string(s))
-		} else {
-			parts = append(parts, t.String())
-		}
-	}
-	return strings.Join(parts, "/")
 }
 
 func ms(us int64) float64 { return float64(us) / 1000 }

@@ -3,9 +3,6 @@ package authorizer
 import (
 	"context"
 	"fmt"
-	"maps"
-	"reflect"
-	"slices"
 	"time"
 
 	"github.com/apigw-authz/authz/internal/decision"
@@ -17,8 +14,8 @@ import (
 type Shadow struct {
 	Query string
 	// Agreed is true when the shadow's decision would give the same response
-	// as the live one: the same allow, principal, grants (as a set), context
-	// and usage key. Reasons and codes may differ.
+	// as the live one: the same allow, and no decision.ResponseChanges.
+	// Reasons and codes may differ.
 	Agreed bool
 	// Decision is the shadow's decision, nil when it failed.
 	Decision *decision.Decision
@@ -55,37 +52,20 @@ func (a *Authorizer) shadow(ctx context.Context, res *Result) {
 		return
 	}
 	sh.Decision = d
-	sh.Agreed = res.Decision != nil && sameResponse(res.Decision, d)
+	if res.Decision == nil || res.Decision.Allow != d.Allow {
+		return
+	}
+	// Compared as API Gateway receives them: with the principals defaulted.
+	live, shadow := *res.Decision, *d
+	live.PrincipalID, shadow.PrincipalID = res.PrincipalID, principalID(d, res.Token)
+	sh.Agreed = len(decision.ResponseChanges(&live, &shadow)) == 0
 }
 
-// sameResponse reports whether two decisions give the same response.
-func sameResponse(a, b *decision.Decision) bool {
-	if a.Allow != b.Allow || a.PrincipalID != b.PrincipalID || a.UsageIdentifierKey != b.UsageIdentifierKey {
-		return false
-	}
-	if !sameGrants(a.Grants, b.Grants) {
-		return false
-	}
-	return reflect.DeepEqual(a.Context, b.Context) || (len(a.Context) == 0 && len(b.Context) == 0)
-}
-
-func sameGrants(a, b []decision.Grant) bool {
-	set := func(gs []decision.Grant) map[decision.Grant]bool {
-		m := make(map[decision.Grant]bool, len(gs))
-		for _, g := range gs {
-			m[g] = true
-		}
-		return m
-	}
-	return maps.Equal(set(a), set(b))
-}
-
-// grantList is a decision's grants as "METHOD path", sorted, for the log.
+// grantList is a decision's grants as "METHOD path", for the log.
 func grantList(gs []decision.Grant) []string {
 	out := make([]string, 0, len(gs))
 	for _, g := range gs {
 		out = append(out, g.Method+" "+g.Path)
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return out
 }

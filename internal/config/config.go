@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apigw-authz/authz/internal/delivery"
 	"github.com/apigw-authz/authz/internal/identity"
 	"github.com/apigw-authz/authz/internal/policy"
 )
@@ -140,7 +141,7 @@ func FromEnv(getenv func(string) string, issuersOptional bool) (Config, error) {
 	if c.BundlePollInterval, err = pollInterval(getenv("AUTHZ_BUNDLE_POLL_INTERVAL")); err != nil {
 		bad("AUTHZ_BUNDLE_POLL_INTERVAL", err)
 	}
-	if c.OPAConfig != "" && remote(c.Bundle) {
+	if c.OPAConfig != "" && delivery.Remote(c.Bundle) {
 		// An OPA configuration without bundles may add decision-log uploads
 		// to a bundle in the function package; a fetched bundle belongs in it.
 		bad("AUTHZ_OPA_CONFIG", errors.New("excludes AUTHZ_BUNDLE with a URL: give the bundle, its service and its keys in the OPA configuration"))
@@ -170,17 +171,6 @@ func FromEnv(getenv func(string) string, issuersOptional bool) (Config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
-}
-
-// remote reports whether AUTHZ_BUNDLE names a bundle to fetch (as
-// delivery.Remote does; config cannot import the package that runs it).
-func remote(bundle string) bool {
-	for _, scheme := range []string{"https://", "http://", "s3://"} {
-		if strings.HasPrefix(bundle, scheme) {
-			return true
-		}
-	}
-	return false
 }
 
 // checkNamespace holds a CloudWatch namespace to CloudWatch's rules: 1 to

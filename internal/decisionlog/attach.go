@@ -10,6 +10,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/plugins"
 	"github.com/open-policy-agent/opa/v1/plugins/logs"
+
+	"github.com/apigw-authz/authz/internal/invocation"
 )
 
 // SinkName is the name of the plugin that writes the lines: the plugin the
@@ -44,10 +46,10 @@ type uploads struct {
 
 	// queued counts the events handed to the plugin since the last upload
 	// started: OPA's BufferSize leaves out the chunk being filled.
-	queued    atomic.Int64
-	last      atomic.Int64 // when the last upload started, in Unix nanoseconds
-	uploading atomic.Bool
-	dropped   atomic.Int64 // OPA's drop counters' sum, as last written
+	queued  atomic.Int64
+	last    atomic.Int64 // when the last upload started, in Unix nanoseconds
+	upload  invocation.Task
+	dropped atomic.Int64 // OPA's drop counters' sum, as last written
 }
 
 // Attach registers OPA's decision-log plugin, configured by the manager's
@@ -70,6 +72,7 @@ func (l *Logger) Attach(m *plugins.Manager) error {
 		metrics: counters,
 		service: cfg.Service != "",
 		every:   time.Duration(*cfg.Reporting.MinDelaySeconds), // OPA scales it to nanoseconds
+		upload:  invocation.Task{Timeout: uploadTimeout, Wait: uploadBudget, Reserve: uploadReserve},
 	}
 	u.last.Store(time.Now().UnixNano())
 	m.Register(SinkName, &sink{l})
@@ -82,42 +85,24 @@ func (l *Logger) Attach(m *plugins.Manager) error {
 func (l *Logger) Uploads() bool { return l.opa != nil && l.opa.service }
 
 // FlushIfDue uploads the events waiting when the reporting delay has passed
-// since the last upload, unless an upload runs. It waits for it at most uploadBudget and never past ctx's deadline;
-// an upload that takes longer goes on without the request.
+// since the last upload, unless an upload runs, and waits for it as an
+// invocation.Task does: an upload that takes longer goes on without the
+// request.
 func (l *Logger) FlushIfDue(ctx context.Context) {
 	u := l.opa
 	if u == nil || !u.service {
 		return
 	}
 	now := time.Now().UnixNano()
-	if u.queued.Load() == 0 || now-u.last.Load() < int64(u.every) || !u.uploading.CompareAndSwap(false, true) {
+	if u.queued.Load() == 0 || now-u.last.Load() < int64(u.every) {
 		return
 	}
-	u.last.Store(now)
-	u.queued.Store(0)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer u.uploading.Store(false)
-		uctx, cancel := context.WithTimeout(context.Background(), uploadTimeout)
-		defer cancel()
+	u.upload.Start(ctx, func(uctx context.Context) {
+		u.last.Store(now)
+		u.queued.Store(0)
 		// OPA's plugin logs a failed upload and keeps the events for the next.
 		_ = u.plugin.Trigger(uctx)
-	}()
-	wait := uploadBudget
-	if deadline, ok := ctx.Deadline(); ok {
-		wait = min(wait, time.Until(deadline)-uploadReserve)
-	}
-	if wait <= 0 {
-		return
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-done:
-	case <-timer.C:
-	case <-ctx.Done():
-	}
+	})
 }
 
 // Flush uploads every event waiting, within ctx: at shutdown. It reports

@@ -15,10 +15,12 @@ package decisionlog
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/plugins/logs"
 	"github.com/open-policy-agent/opa/v1/server"
@@ -79,6 +81,13 @@ func New(log *slog.Logger, opts Options) *Logger {
 // Log writes the decision-log line of e, through OPA's decision-log plugin
 // when attached. It never fails the caller: OPA's errors are logged.
 func (l *Logger) Log(ctx context.Context, e Entry) {
+	defer func() {
+		// The response is settled: a failure here is the log's, never the
+		// request's (no 500 for a line that could not be written).
+		if r := recover(); r != nil {
+			l.log.Error("writing the decision log failed", "decision_id", e.DecisionID, "panic", fmt.Sprint(r))
+		}
+	}()
 	ctx = context.WithoutCancel(ctx) // the line is written even for a request cancelled
 	if l.opa == nil || (!l.opts.Console && !e.Error && !l.opa.service) {
 		// No OPA plugin, or no event to write or upload: OPA's masking
@@ -88,11 +97,12 @@ func (l *Logger) Log(ctx context.Context, e Entry) {
 		return
 	}
 	l.pending.Store(e.DecisionID, &e)
+	input := plainPtr(e.Input)
 	info := &server.Info{
 		DecisionID: e.DecisionID,
 		Path:       e.Path,
 		Timestamp:  e.Timestamp,
-		Input:      plainPtr(e.Input),
+		Input:      input,
 		Results:    e.Result,
 		Bundles:    make(map[string]server.BundleInfo, len(e.Bundles)),
 		Metrics:    timers(e.Timers),
@@ -100,6 +110,11 @@ func (l *Logger) Log(ctx context.Context, e Entry) {
 	}
 	for name, rev := range e.Bundles {
 		info.Bundles[name] = server.BundleInfo{Revision: rev}
+	}
+	if input != nil {
+		// The mask and drop rules' input, converted directly: OPA would
+		// encode the input to JSON and decode it again.
+		info.InputAST, _ = ast.InterfaceToValue(*input)
 	}
 	if err := l.opa.plugin.Log(ctx, info); err != nil {
 		l.log.Error("the decision log failed", "decision_id", e.DecisionID, "error", err.Error())

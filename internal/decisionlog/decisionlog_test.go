@@ -177,3 +177,21 @@ func TestPlainKeepsJSONTypes(t *testing.T) {
 		t.Fatalf("a typed list stayed typed: %T", m["b"])
 	}
 }
+
+// panicky panics when it is encoded.
+type panicky struct{}
+
+func (panicky) MarshalJSON() ([]byte, error) { panic("encoder bug") }
+
+// TestAFailingLineNeverFailsTheRequest: the response is settled before the
+// line is written; a panic while writing it is logged, not raised.
+func TestAFailingLineNeverFailsTheRequest(t *testing.T) {
+	l, out := attached(t, "", Options{Console: true})
+	e := entry("d-5", "/orders/1")
+	e.Custom["bad"] = panicky{}
+	l.Log(context.Background(), e) // must return
+	got := out.decoded(t)
+	if len(got) == 0 || got[len(got)-1]["msg"] != "writing the decision log failed" {
+		t.Fatalf("lines %v, want the failure logged", got)
+	}
+}

@@ -37,6 +37,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/util"
 
 	"github.com/apigw-authz/authz/internal/decision"
+	"github.com/apigw-authz/authz/internal/invocation"
 	"github.com/apigw-authz/authz/internal/metrics"
 	"github.com/apigw-authz/authz/internal/policy"
 )
@@ -72,8 +73,8 @@ type Policy struct {
 	now      func() time.Time
 
 	current   atomic.Pointer[inForce]
-	lastCheck atomic.Int64 // when the last check started, in Unix nanoseconds
-	checking  atomic.Bool  // a check is running
+	lastCheck atomic.Int64     // when the last check started, in Unix nanoseconds
+	check     *invocation.Task // the checks at invocation time
 }
 
 // inForce is an engine and the revisions of the bundles it was compiled
@@ -138,7 +139,7 @@ func Start(ctx context.Context, opts Options, log *slog.Logger) (*Policy, error)
 		}
 	}
 	if local != nil {
-		p := &Policy{manager: manager, compile: compile, log: log, now: time.Now}
+		p := &Policy{manager: manager, compile: compile, log: log, now: time.Now, check: newCheck()}
 		p.current.Store(local)
 		if err := manager.Start(ctx); err != nil {
 			return nil, fmt.Errorf("the policy bundle, as OPA reads it for the decision log: %v", err)
@@ -164,6 +165,7 @@ func Start(ctx context.Context, opts Options, log *slog.Logger) (*Policy, error)
 		interval: cfg.interval,
 		log:      log,
 		now:      time.Now,
+		check:    newCheck(),
 	}
 	manager.Register(bundleplugin.Name, p.bundles)
 	manager.RegisterCompilerTrigger(p.activated)
@@ -283,14 +285,6 @@ func (p *Policy) Bundles() map[string]string {
 	return nil
 }
 
-// Query is the decision query.
-func (p *Policy) Query() string {
-	if p.compile.Query == "" {
-		return policy.DefaultQuery
-	}
-	return p.compile.Query
-}
-
 // Engine is the policy in force, or nil before the first activation.
 func (p *Policy) Engine() *policy.Engine {
 	e, _ := p.engine()
@@ -317,36 +311,21 @@ func (p *Policy) checkIfDue(ctx context.Context) {
 		return
 	}
 	now := p.now().UnixNano()
-	if now-p.lastCheck.Load() < int64(every) || !p.checking.CompareAndSwap(false, true) {
+	if now-p.lastCheck.Load() < int64(every) {
 		return
 	}
-	p.lastCheck.Store(now)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer p.checking.Store(false)
-		cctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
-		defer cancel()
+	p.check.Start(ctx, func(cctx context.Context) {
+		p.lastCheck.Store(now)
 		if err := p.bundles.Trigger(cctx); err != nil {
 			metrics.BundleFailures.Add(1)
 			p.log.Warn("checking for a new policy bundle failed; the policy in force stays", "revision", p.Revision(), "error", err.Error())
 		}
-	}()
-	wait := checkBudget
-	if deadline, ok := ctx.Deadline(); ok {
-		// Leave the request time to be decided after the check.
-		wait = min(wait, time.Until(deadline)-checkReserve)
-	}
-	if wait <= 0 {
-		return
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-done:
-	case <-timer.C:
-	case <-ctx.Done():
-	}
+	})
+}
+
+// newCheck is the task of the checks for a new bundle.
+func newCheck() *invocation.Task {
+	return &invocation.Task{Timeout: checkTimeout, Wait: checkBudget, Reserve: checkReserve}
 }
 
 // checkReserve is the time kept, before a request's deadline, to decide it

@@ -252,6 +252,25 @@ func inputSchema() (*ast.SchemaSet, error) {
 	return ss, nil
 }
 
+// LogPath is a decision query as OPA's decision log names it (the event's
+// path): data.authz.decision is authz/decision. A query with a key that is
+// not a string has no such name: "".
+func LogPath(query string) string {
+	ref, err := ast.ParseRef(query)
+	if err != nil || len(ref) < 2 {
+		return ""
+	}
+	parts := make([]string, 0, len(ref)-1)
+	for _, t := range ref[1:] {
+		s, ok := t.Value.(ast.String)
+		if !ok {
+			return ""
+		}
+		parts = append(parts, string(s))
+	}
+	return strings.Join(parts, "/")
+}
+
 // Revision identifies the loaded policy: the manifest's revision or a digest.
 func (e *Engine) Revision() string { return e.revision }
 

@@ -2,11 +2,7 @@ package replay
 
 import (
 	"cmp"
-	"fmt"
-	"slices"
 	"strings"
-
-	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/apigw-authz/authz/internal/decision"
 	"github.com/apigw-authz/authz/internal/policy"
@@ -140,37 +136,29 @@ func maskOf(pointers []string) (m resultMask, allowMasked bool) {
 }
 
 // changedFields compares two decisions with the same allow: the names of the
-// response's fields that differ, grants as a set, what the log masked left out.
+// response's fields that differ (decision.ResponseChanges), leaving out on
+// both sides what the log masked.
 func changedFields(logged, candidate *Response, mask resultMask) []string {
-	var out []string
-	if !mask.principalID && logged.PrincipalID != candidate.PrincipalID {
-		out = append(out, "principal_id")
-	}
-	if !mask.grants && !slices.Equal(logged.Grants, candidate.Grants) {
-		// Both are sorted and without duplicates (decision.Parse): equal as sets.
-		out = append(out, "grants")
-	}
-	if !mask.context && !sameJSON(without(logged.Context, mask.contextKeys), without(candidate.Context, mask.contextKeys)) {
-		out = append(out, "context")
-	}
-	if !mask.usageKey && logged.UsageIdentifierKey != candidate.UsageIdentifierKey {
-		out = append(out, "usage_identifier_key")
-	}
-	return out
+	return decision.ResponseChanges(mask.comparable(logged), mask.comparable(candidate))
 }
 
-// sameJSON compares two JSON values as Rego does: numbers by value, an
-// absent object as an empty one.
-func sameJSON(a, b map[string]any) bool {
-	if len(a) == 0 && len(b) == 0 {
-		return true
+// comparable is r as a decision, without what the log masked.
+func (m resultMask) comparable(r *Response) *decision.Decision {
+	d := &decision.Decision{PrincipalID: r.PrincipalID, Grants: r.Grants,
+		Context: without(r.Context, m.contextKeys), UsageIdentifierKey: r.UsageIdentifierKey}
+	if m.principalID {
+		d.PrincipalID = ""
 	}
-	va, errA := ast.InterfaceToValue(a)
-	vb, errB := ast.InterfaceToValue(b)
-	if errA != nil || errB != nil {
-		return fmt.Sprint(a) == fmt.Sprint(b)
+	if m.grants {
+		d.Grants = nil
 	}
-	return va.Compare(vb) == 0
+	if m.context {
+		d.Context = nil
+	}
+	if m.usageKey {
+		d.UsageIdentifierKey = ""
+	}
+	return d
 }
 
 // without returns a copy of obj without the values at paths (through

@@ -25,7 +25,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
 
 	"github.com/apigw-authz/authz/internal/decision"
@@ -56,25 +55,7 @@ func NewCandidate(ctx context.Context, b *bundle.Bundle, query string, name func
 	if err != nil {
 		return nil, err
 	}
-	return &Candidate{engine: e, reads: reads, path: logPath(e.Query())}, nil
-}
-
-// logPath writes a query as OPA's decision log does: data.authz.decision is
-// authz/decision.
-func logPath(query string) string {
-	ref, err := ast.ParseRef(query)
-	if err != nil {
-		return ""
-	}
-	var parts []string
-	for _, t := range ref[1:] {
-		s, ok := t.Value.(ast.String)
-		if !ok {
-			return ""
-		}
-		parts = append(parts, string(s))
-	}
-	return strings.Join(parts, "/")
+	return &Candidate{engine: e, reads: reads, path: policy.LogPath(e.Query())}, nil
 }
 
 // Reads returns what the candidate reads of the input.
