@@ -14,7 +14,7 @@ DIST    := dist
 REGO    := rego bundles/default --ignore examples
 SCHEMA  := bundles/schemas
 
-.PHONY: all build run test go-test policy-test policy-ci lint vulncheck vulndb fmt bench package bundle clean help
+.PHONY: all build run test go-test policy-test policy-ci lint vulncheck vulndb deploy-check fmt bench package bundle clean help
 
 all: build
 
@@ -28,6 +28,7 @@ help:
 	@echo "make policy-test  opa fmt, opa check --strict --schema, opa test --coverage: default policy and examples"
 	@echo "make policy-ci    the same, as the policy CI workflow runs it"
 	@echo "make lint         gofmt, go vet, staticcheck"
+	@echo "make deploy-check terraform fmt of deploy/terraform, and the checks of the Terraform and SAM templates against the binary"
 	@echo "make vulncheck    govulncheck, offline, against the database of tools/vulndb/go.mod"
 	@echo "make bench        the handler benchmark (warm decision latency)"
 
@@ -47,7 +48,7 @@ build:
 run: build
 	$(BIN)/authz serve --dev-issuer --watch
 
-test: lint vulncheck policy-test go-test
+test: lint vulncheck policy-test deploy-check go-test
 
 go-test:
 	$(GO) test -count=1 ./...
@@ -70,7 +71,7 @@ policy-test:
 policy-ci: policy-test
 
 lint:
-	@test -z "$$(gofmt -l cmd internal test rego bundles)" || { echo "gofmt would change:"; gofmt -l cmd internal test rego bundles; exit 1; }
+	@test -z "$$(gofmt -l cmd internal test rego bundles deploy)" || { echo "gofmt would change:"; gofmt -l cmd internal test rego bundles deploy; exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
@@ -98,8 +99,28 @@ vulncheck: vulndb
 	$(GO) tool govulncheck -db file://$(VULNDB) ./...
 
 fmt:
-	gofmt -w cmd internal test rego bundles
+	gofmt -w cmd internal test rego bundles deploy
 	$(OPA) fmt -w rego
+	@if command -v terraform >/dev/null; then TF_CLI_CONFIG_FILE=/dev/null terraform fmt -recursive deploy/terraform; fi
+
+# The deployment templates under deploy/, with no AWS account:
+# - terraform fmt -check, when a terraform binary is on PATH;
+# - terraform validate and terraform test (AWS mocked) of every module and
+#   example, when the AWS provider is installed in TF_PLUGIN_DIR as well
+#   (deploy/terraform/check.sh; nothing is downloaded);
+# - cfn-lint on the SAM template, when cfn-lint is on PATH;
+# - always, the Go checks of deploy/: the templates against the binary (its
+#   environment variables in internal/config, what make package builds, the
+#   metrics it publishes), least-privilege IAM, and authorizer settings that
+#   fit the token sources.
+deploy-check:
+	@if command -v terraform >/dev/null; then \
+		TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive -diff deploy/terraform || { echo "terraform fmt would change deploy/terraform: make fmt"; exit 1; }; \
+	else echo "make deploy-check: no terraform on PATH, so terraform fmt is not run"; fi
+	@bash deploy/terraform/check.sh
+	@if command -v cfn-lint >/dev/null; then cfn-lint deploy/sam/template.yaml && echo "ok   deploy/sam/template.yaml: cfn-lint"; \
+	else echo "make deploy-check: no cfn-lint on PATH, so the SAM template is not linted"; fi
+	$(GO) test -count=1 ./deploy
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/authorizer

@@ -195,3 +195,58 @@ func TestAFailingLineNeverFailsTheRequest(t *testing.T) {
 		t.Fatalf("lines %v, want the failure logged", got)
 	}
 }
+
+// TestPublishedIsWhatALineCarries: a line with every measure holds exactly
+// the metrics and dimension sets Published lists, so that alarms written
+// against Published find their metrics.
+func TestPublishedIsWhatALineCarries(t *testing.T) {
+	l, out := attached(t, "", Options{Console: true, Metrics: MetricsOptions{Namespace: "Authz", Function: "authz"}})
+	e := entry("d-all", "/orders/1")
+	e.Measures = Measures{Outcome: "allow", Reason: "policy_allowed", Code: "role_grant",
+		Latency: time.Millisecond, Verify: time.Microsecond, Eval: time.Microsecond, Shadow: ShadowAgreed}
+	l.Log(context.Background(), e)
+	got := out.decoded(t)
+	if len(got) != 1 {
+		t.Fatalf("lines %v", got)
+	}
+	carried := map[string][][]string{}
+	for _, d := range got[0]["_aws"].(map[string]any)["CloudWatchMetrics"].([]any) {
+		directive := d.(map[string]any)
+		var sets [][]string
+		for _, set := range directive["Dimensions"].([]any) {
+			var names []string
+			for i, name := range set.([]any) {
+				if i == 0 {
+					if name != "Function" {
+						t.Fatalf("a dimension set does not start with Function: %v", set)
+					}
+					continue
+				}
+				names = append(names, name.(string))
+			}
+			sets = append(sets, names)
+		}
+		for _, m := range directive["Metrics"].([]any) {
+			carried[m.(map[string]any)["Name"].(string)] = sets
+		}
+	}
+	if len(carried) != len(Published) {
+		t.Errorf("the line carries %d metrics, Published lists %d: %v", len(carried), len(Published), carried)
+	}
+	for name, want := range Published {
+		sets, ok := carried[name]
+		if !ok {
+			t.Errorf("%s is published but not carried", name)
+			continue
+		}
+		if len(sets) != len(want) {
+			t.Errorf("%s: dimension sets %v, Published says %v", name, sets, want)
+			continue
+		}
+		for i := range want {
+			if !slices.Equal(sets[i], want[i]) && !(len(sets[i]) == 0 && len(want[i]) == 0) {
+				t.Errorf("%s: dimension sets %v, Published says %v", name, sets, want)
+			}
+		}
+	}
+}

@@ -32,6 +32,23 @@ type Measures struct {
 	Shadow string
 }
 
+// Published is every metric a decision line can carry, with the dimension
+// sets CloudWatch publishes it under, besides Function, which every set
+// starts with when the function's name is known. Alarms and dashboards
+// (deploy/terraform/modules/alarms) are checked against it.
+var Published = map[string][][]string{
+	"Decisions":           {{"Outcome"}, {"Outcome", "Reason"}, {"Code"}},
+	"Latency":             {{}},
+	"VerifyTime":          {{}},
+	"EvalTime":            {{}},
+	"JWKSFetches":         {{}},
+	"BundleActivations":   {{}},
+	"BundleFailures":      {{}},
+	"DroppedLogEvents":    {{}},
+	"ShadowDisagreements": {{}},
+	"ShadowErrors":        {{}},
+}
+
 // The shadow's verdicts.
 const (
 	ShadowAgreed    = "agreed"
