@@ -28,16 +28,19 @@ type metricRef struct {
 func metricsOf(t *testing.T, in *instance, where string, body *hclsyntax.Body, extra map[string]cty.Value) []metricRef {
 	t.Helper()
 	var out []metricRef
-	if a, ok := body.Attributes["metric_name"]; ok {
+	if _, ok := body.Attributes["metric_name"]; ok {
 		eval := func(name string) cty.Value {
-			v, diags := in.eval(body.Attributes[name].Expr, extra)
-			if diags.HasErrors() || !v.IsWhollyKnown() {
-				t.Fatalf("%s: %s is not known: %v", where, name, diags)
+			a, ok := body.Attributes[name]
+			if !ok {
+				t.Fatalf("%s: a metric without %s", where, name)
+			}
+			v := in.value(t, where+" "+name, a.Expr, extra)
+			if !v.IsWhollyKnown() || v.IsNull() {
+				t.Fatalf("%s: %s is %s, not a known value", where, name, show(v))
 			}
 			return v
 		}
 		r := metricRef{where: where, namespace: eval("namespace").AsString(), name: eval("metric_name").AsString(), dimensions: map[string]string{}}
-		_ = a
 		if _, ok := body.Attributes["dimensions"]; ok {
 			for k, v := range eval("dimensions").AsValueMap() {
 				r.dimensions[k] = v.AsString()
@@ -50,9 +53,9 @@ func metricsOf(t *testing.T, in *instance, where string, body *hclsyntax.Body, e
 			out = append(out, metricsOf(t, in, where, b.Body, extra)...)
 			continue
 		}
-		each, diags := in.eval(b.Body.Attributes["for_each"].Expr, extra)
-		if diags.HasErrors() || !each.IsWhollyKnown() {
-			t.Fatalf("%s: dynamic %s: for_each is not known: %v", where, b.Labels[0], diags)
+		each := in.value(t, where+" dynamic "+b.Labels[0], b.Body.Attributes["for_each"].Expr, extra)
+		if !each.IsWhollyKnown() {
+			t.Fatalf("%s: dynamic %s: for_each is not known", where, b.Labels[0])
 		}
 		for it := each.ElementIterator(); it.Next(); {
 			k, v := it.Element()

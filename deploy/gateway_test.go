@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -55,26 +56,41 @@ type gatewayAuthorizer struct {
 	call     string // the authorizer module call it invokes
 }
 
+// authorizerBlocks are the module's API Gateway authorizers, REST and v2.
+func authorizerBlocks(m *module) []*hclsyntax.Block {
+	var out []*hclsyntax.Block
+	for _, b := range m.blocks {
+		if b.Type == "resource" && (b.Labels[0] == "aws_api_gateway_authorizer" || b.Labels[0] == "aws_apigatewayv2_authorizer") {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// invokedCall is the authorizer module call whose invoke_arn the
+// authorizer's URI names, "" for none.
+func invokedCall(t *testing.T, ex *example, b *hclsyntax.Block) string {
+	t.Helper()
+	uri, ok := b.Body.Attributes["authorizer_uri"]
+	if !ok {
+		t.Fatalf("%s: %s.%s has no authorizer_uri", ex.m.dir, b.Labels[0], b.Labels[1])
+	}
+	for name := range ex.authorizerCalls() {
+		if slices.Contains(refs(uri.Expr), "module."+name+".invoke_arn") {
+			return name
+		}
+	}
+	return ""
+}
+
 // authorizersOf reads the example's authorizers.
 func authorizersOf(t *testing.T, ex *example) []gatewayAuthorizer {
 	t.Helper()
 	var out []gatewayAuthorizer
-	for _, b := range ex.m.blocks {
-		if b.Type != "resource" || (b.Labels[0] != "aws_api_gateway_authorizer" && b.Labels[0] != "aws_apigatewayv2_authorizer") {
-			continue
-		}
+	for _, b := range authorizerBlocks(ex.m) {
 		a := gatewayAuthorizer{where: fmt.Sprintf("%s: %s.%s", ex.m.dir, b.Labels[0], b.Labels[1]), ttl: 300}
-		uri, ok := b.Body.Attributes["authorizer_uri"]
-		if !ok {
-			t.Fatalf("%s: no authorizer_uri", a.where)
-		}
-		for name := range ex.authorizerCalls() {
-			if slices.Contains(refs(uri.Expr), "module."+name+".invoke_arn") {
-				a.call = name
-			}
-		}
-		if a.call == "" {
-			t.Errorf("%s: authorizer_uri is %s, not an authorizer module's invoke_arn (the alias's, with provisioned concurrency)", a.where, source(uri.Expr))
+		if a.call = invokedCall(t, ex, b); a.call == "" {
+			t.Errorf("%s: authorizer_uri is %s, not an authorizer module's invoke_arn (the alias's, with provisioned concurrency)", a.where, source(b.Body.Attributes["authorizer_uri"].Expr))
 		}
 		if v := ex.attr(t, b, "authorizer_result_ttl_in_seconds"); v != cty.NilVal {
 			a.ttl = integer(t, v)
@@ -90,9 +106,17 @@ func authorizersOf(t *testing.T, ex *example) []gatewayAuthorizer {
 				}
 			}
 		} else {
-			a.typ = ex.attr(t, b, "authorizer_type").AsString()
+			typ := ex.attr(t, b, "authorizer_type")
+			if typ == cty.NilVal {
+				t.Fatalf("%s: no authorizer_type", a.where)
+			}
+			a.typ = typ.AsString()
 			a.kind = "http"
-			for _, r := range refs(b.Body.Attributes["api_id"].Expr) {
+			api, ok := b.Body.Attributes["api_id"]
+			if !ok {
+				t.Fatalf("%s: no api_id", a.where)
+			}
+			for _, r := range refs(api.Expr) {
 				name, ok := strings.CutPrefix(r, "aws_apigatewayv2_api.")
 				if !ok {
 					continue
@@ -129,7 +153,7 @@ func authorizersOf(t *testing.T, ex *example) []gatewayAuthorizer {
 
 func integer(t *testing.T, v cty.Value) int64 {
 	t.Helper()
-	if v.Type() != cty.Number {
+	if v.IsNull() || v.Type() != cty.Number {
 		t.Fatalf("%s is not a number", show(v))
 	}
 	n, acc := v.AsBigFloat().Int64()
@@ -158,17 +182,36 @@ func variants(t *testing.T, dir string) []*example {
 			if !ok {
 				continue
 			}
-			for _, r := range refs(a.Expr) {
-				name, ok := strings.CutPrefix(r, "var.")
-				if !ok {
-					continue
-				}
+			for _, name := range varsRead(base.m, a.Expr) {
 				for _, v := range values {
+					if base.vars[name].Equals(v).True() {
+						continue // the base already has it
+					}
 					out = append(out, loadExample(t, dir, map[string]cty.Value{name: v}))
 				}
 			}
 		}
 	}
+	return out
+}
+
+// varsRead are the variables expr reads, directly or through locals.
+func varsRead(m *module, expr hcl.Expression) []string {
+	var out []string
+	seen := map[string]bool{}
+	var walk func(hcl.Expression)
+	walk = func(e hcl.Expression) {
+		for _, r := range refs(e) {
+			if name, ok := strings.CutPrefix(r, "var."); ok && !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+			if name, ok := strings.CutPrefix(r, "local."); ok && !seen[name] && m.locals[name] != nil {
+				seen[name] = true
+				walk(m.locals[name])
+			}
+		}
+	}
+	walk(expr)
 	return out
 }
 
@@ -207,6 +250,9 @@ func TestTerraformAuthorizerSettings(t *testing.T) {
 func checkAuthorizer(t *testing.T, a gatewayAuthorizer, call *instance, where string) {
 	t.Helper()
 	sources := strs(t, call.vars["token_sources"])
+	if len(sources) == 0 {
+		t.Fatalf("%s: the authorizer module has no token_sources: nothing to hold the identity sources to", where)
+	}
 	switch {
 	case a.typ == "TOKEN" && a.kind == "rest":
 		if len(a.identity) != 1 || !strings.HasPrefix(a.identity[0], "method.request.header.") {
@@ -237,7 +283,10 @@ func checkAuthorizer(t *testing.T, a gatewayAuthorizer, call *instance, where st
 			}
 		}
 	case "http":
-		simple := call.vars["http_simple_responses"]
+		simple, ok := call.vars["http_simple_responses"]
+		if !ok || simple.IsNull() {
+			t.Fatalf("%s: the authorizer module has no http_simple_responses", where)
+		}
 		if simple.True() != a.simple {
 			t.Errorf("%s: enable_simple_responses is %v, the function's AUTHZ_HTTP_SIMPLE_RESPONSES %v", where, a.simple, simple.True())
 		}
@@ -275,22 +324,20 @@ func sameSet(a, b []string) bool {
 
 // TestTerraformInvokePermissions: each authorizer may invoke the function
 // through one lambda:InvokeFunction permission for API Gateway, on the
-// function (or alias) it calls, scoped to this API and this authorizer.
+// function (or alias) it calls, scoped to this API and this authorizer; and
+// no permission on an authorizer function is scoped to anything else.
 func TestTerraformInvokePermissions(t *testing.T) {
 	for _, ex := range loadExamples(t) {
-		for _, b := range ex.m.blocks {
-			if b.Type != "resource" || (b.Labels[0] != "aws_api_gateway_authorizer" && b.Labels[0] != "aws_apigatewayv2_authorizer") {
-				continue
-			}
+		scoped := map[string]bool{} // permission name → scoped to an authorizer
+		for _, b := range authorizerBlocks(ex.m) {
 			where := fmt.Sprintf("%s: %s.%s", ex.m.dir, b.Labels[0], b.Labels[1])
-			var call string
-			for name := range ex.authorizerCalls() {
-				if slices.Contains(refs(b.Body.Attributes["authorizer_uri"].Expr), "module."+name+".invoke_arn") {
-					call = name
-				}
+			call := invokedCall(t, ex, b)
+			apiAttr := "api_id"
+			if b.Labels[0] == "aws_api_gateway_authorizer" {
+				apiAttr = "rest_api_id"
 			}
 			var api string
-			for _, r := range refs(b.Body.Attributes[map[bool]string{true: "rest_api_id", false: "api_id"}[b.Labels[0] == "aws_api_gateway_authorizer"]].Expr) {
+			for _, r := range refs(b.Body.Attributes[apiAttr].Expr) {
 				api = strings.TrimSuffix(r, ".id")
 			}
 			found := 0
@@ -300,6 +347,7 @@ func TestTerraformInvokePermissions(t *testing.T) {
 					continue
 				}
 				found++
+				scoped[p.Labels[1]] = true
 				pw := fmt.Sprintf("%s: aws_lambda_permission.%s", ex.m.dir, p.Labels[1])
 				if got := ex.attr(t, p, "action").AsString(); got != "lambda:InvokeFunction" {
 					t.Errorf("%s: action %s", pw, got)
@@ -323,11 +371,23 @@ func TestTerraformInvokePermissions(t *testing.T) {
 				t.Errorf("%s: %d permissions name it in their source_arn, want 1", where, found)
 			}
 		}
+		for _, p := range ex.m.find("resource", "aws_lambda_permission") {
+			fn, ok := p.Body.Attributes["function_name"]
+			if !ok || scoped[p.Labels[1]] {
+				continue
+			}
+			for name := range ex.authorizerCalls() {
+				if slices.Contains(refs(fn.Expr), "module."+name+".function_name") {
+					t.Errorf("%s: aws_lambda_permission.%s lets %s invoke the authorizer without naming an authorizer in its source_arn", ex.m.dir, p.Labels[1], source(fn.Expr))
+				}
+			}
+		}
 	}
 }
 
-func literal(e hclsyntax.Expression) string {
-	if l, ok := e.(*hclsyntax.LiteralValueExpr); ok && l.Val.Type() == cty.String {
+// literal is the string a literal node holds, "" for any other node.
+func literal(n hclsyntax.Node) string {
+	if l, ok := n.(*hclsyntax.LiteralValueExpr); ok && l.Val.Type() == cty.String {
 		return l.Val.AsString()
 	}
 	return ""

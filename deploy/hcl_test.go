@@ -133,16 +133,22 @@ func (m *module) one(t *testing.T, typ, label string) *hclsyntax.Block {
 	return bs[0]
 }
 
-// traversals is every reference in the module's expressions.
+// traversals is every reference in the module's expressions, but for those
+// of variable blocks: a variable read only by its own validation is unused.
 func (m *module) traversals() []hcl.Traversal {
 	var out []hcl.Traversal
 	for _, body := range m.bodies {
-		hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
-			if a, ok := n.(*hclsyntax.Attribute); ok {
-				out = append(out, a.Expr.Variables()...)
+		for _, b := range body.Blocks {
+			if b.Type == "variable" {
+				continue
 			}
-			return nil
-		})
+			hclsyntax.VisitAll(b.Body, func(n hclsyntax.Node) hcl.Diagnostics {
+				if a, ok := n.(*hclsyntax.Attribute); ok {
+					out = append(out, a.Expr.Variables()...)
+				}
+				return nil
+			})
+		}
 	}
 	return out
 }
@@ -174,10 +180,15 @@ func instantiate(t *testing.T, m *module, args map[string]cty.Value) *instance {
 		}
 		in.vars[name] = typed
 	}
-	// Locals may refer to each other: evaluate until nothing changes.
-	for range len(m.locals) + 1 {
+	// Locals may refer to each other: evaluate once per local, so that the
+	// last pass sees every other local's value; its errors are the module's.
+	for pass := range len(m.locals) + 1 {
 		for name, expr := range m.locals {
-			in.locals[name], _ = in.eval(expr, nil)
+			v, diags := in.eval(expr, nil)
+			if diags.HasErrors() && pass == len(m.locals) {
+				t.Fatalf("%s: local.%s: %v", m.dir, name, diags)
+			}
+			in.locals[name] = v
 		}
 	}
 	return in
@@ -193,17 +204,11 @@ func (in *instance) eval(expr hcl.Expression, extra map[string]cty.Value) (cty.V
 			"module": cty.StringVal(in.m.dir), "root": cty.StringVal(in.m.dir), "cwd": cty.StringVal(in.m.dir),
 		}),
 	}
-	if len(in.locals) == 0 {
-		vars["local"] = cty.EmptyObjectVal
-	}
-	if len(in.vars) == 0 {
-		vars["var"] = cty.EmptyObjectVal
-	}
 	for k, v := range extra {
 		vars[k] = v
 	}
 	for _, tr := range expr.Variables() {
-		if _, ok := vars[tr.RootName()]; !ok {
+		if _, ok := vars[tr.RootName()]; !ok && unknowable(tr.RootName()) {
 			vars[tr.RootName()] = cty.DynamicVal
 		}
 	}
@@ -217,6 +222,32 @@ func (in *instance) eval(expr hcl.Expression, extra map[string]cty.Value) (cty.V
 	return v, nil
 }
 
+// unknowable says whether a reference's root is something only an apply
+// knows: a resource (its type has an underscore), a module's outputs, a data
+// source, or a meta-argument. Any other unknown name is an error, as in
+// Terraform: a misspelt local must not pass as "known at apply".
+func unknowable(root string) bool {
+	switch root {
+	case "module", "data", "each", "count", "self", "terraform":
+		return true
+	}
+	return strings.Contains(root, "_")
+}
+
+// attrName is the name a traversal step reads (a.b or a["b"]), "" for
+// an index by number or a splat.
+func attrName(step hcl.Traverser) string {
+	switch s := step.(type) {
+	case hcl.TraverseAttr:
+		return s.Name
+	case hcl.TraverseIndex:
+		if s.Key.Type() == cty.String {
+			return s.Key.AsString()
+		}
+	}
+	return ""
+}
+
 // knownData is the data sources expr reads: the partition is known ("aws",
 // where the ARNs of the checks are written), the others are not.
 func knownData(expr hcl.Expression) cty.Value {
@@ -225,7 +256,7 @@ func knownData(expr hcl.Expression) cty.Value {
 		if tr.RootName() != "data" || len(tr) < 2 {
 			continue
 		}
-		typ := tr[1].(hcl.TraverseAttr).Name
+		typ := attrName(tr[1])
 		types[typ] = cty.DynamicVal
 		if typ == "aws_partition" {
 			types[typ] = cty.ObjectVal(map[string]cty.Value{"current": cty.ObjectVal(map[string]cty.Value{
@@ -235,13 +266,21 @@ func knownData(expr hcl.Expression) cty.Value {
 	return cty.ObjectVal(types)
 }
 
-// known evaluates expr and fails the test unless its value is known.
-func (in *instance) known(t *testing.T, what string, expr hcl.Expression) cty.Value {
+// value evaluates expr with extra names, failing the test on an error; the
+// value may be unknown.
+func (in *instance) value(t *testing.T, what string, expr hcl.Expression, extra map[string]cty.Value) cty.Value {
 	t.Helper()
-	v, diags := in.eval(expr, nil)
+	v, diags := in.eval(expr, extra)
 	if diags.HasErrors() {
 		t.Fatalf("%s: %s: %v", in.m.dir, what, diags)
 	}
+	return v
+}
+
+// known evaluates expr and fails the test unless its value is known.
+func (in *instance) known(t *testing.T, what string, expr hcl.Expression) cty.Value {
+	t.Helper()
+	v := in.value(t, what, expr, nil)
 	if !v.IsWhollyKnown() {
 		t.Fatalf("%s: %s is not known before apply: %s", in.m.dir, what, source(expr))
 	}
@@ -274,8 +313,8 @@ func refs(expr hcl.Expression) []string {
 	for _, tr := range expr.Variables() {
 		parts := []string{tr.RootName()}
 		for _, step := range tr[1:] {
-			if a, ok := step.(hcl.TraverseAttr); ok {
-				parts = append(parts, a.Name)
+			if name := attrName(step); name != "" {
+				parts = append(parts, name)
 			}
 		}
 		out = append(out, strings.Join(parts, "."))
@@ -286,8 +325,11 @@ func refs(expr hcl.Expression) []string {
 // strs is a known list, tuple or set of strings as a Go slice.
 func strs(t *testing.T, v cty.Value) []string {
 	t.Helper()
-	if v.IsNull() {
+	if v == cty.NilVal || v.IsNull() {
 		return nil
+	}
+	if !v.IsWhollyKnown() || !(v.Type().IsListType() || v.Type().IsSetType() || v.Type().IsTupleType()) {
+		t.Fatalf("%s is not a known list of strings", show(v))
 	}
 	var out []string
 	for it := v.ElementIterator(); it.Next(); {
@@ -327,7 +369,7 @@ var functions = map[string]function.Function{
 	"jsonencode":       stdlib.JSONEncodeFunc,
 	"keys":             stdlib.KeysFunc,
 	"length":           length,
-	"lookup":           stdlib.LookupFunc,
+	"lookup":           lookup,
 	"lower":            stdlib.LowerFunc,
 	"max":              stdlib.MaxFunc,
 	"merge":            stdlib.MergeFunc,
@@ -356,13 +398,39 @@ var functions = map[string]function.Function{
 	"zipmap":           stdlib.ZipmapFunc,
 }
 
+// lookup is Terraform's: the default is optional.
+var lookup = function.New(&function.Spec{
+	Params: []function.Parameter{
+		{Name: "map", Type: cty.DynamicPseudoType},
+		{Name: "key", Type: cty.String},
+	},
+	VarParam: &function.Parameter{Name: "default", Type: cty.DynamicPseudoType, AllowNull: true},
+	Type:     function.StaticReturnType(cty.DynamicPseudoType),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		m, key := args[0], args[1].AsString()
+		if m.Type().IsObjectType() && m.Type().HasAttribute(key) {
+			return m.GetAttr(key), nil
+		}
+		if m.Type().IsMapType() && m.HasIndex(args[1]).True() {
+			return m.Index(args[1]), nil
+		}
+		if len(args) == 3 {
+			return args[2], nil
+		}
+		return cty.NilVal, fmt.Errorf("lookup: no key %q", key)
+	},
+})
+
 // length is Terraform's: of a string too, in characters.
 var length = function.New(&function.Spec{
 	Params: []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType, AllowDynamicType: true}},
 	Type:   function.StaticReturnType(cty.Number),
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		if args[0].Type() == cty.String {
+		switch ty := args[0].Type(); {
+		case ty == cty.String:
 			return stdlib.Strlen(args[0])
+		case ty.IsObjectType():
+			return cty.NumberIntVal(int64(len(ty.AttributeTypes()))), nil
 		}
 		return stdlib.Length(args[0])
 	},
@@ -385,15 +453,22 @@ func stringTest(f func(s, part string) bool) function.Function {
 }
 
 var alltrue = function.New(&function.Spec{
-	Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool)}},
+	Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool), AllowUnknown: true}},
 	Type:   function.StaticReturnType(cty.Bool),
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		if !args[0].IsKnown() {
+			return cty.UnknownVal(cty.Bool), nil
+		}
+		result := cty.True
 		for it := args[0].ElementIterator(); it.Next(); {
-			if _, v := it.Element(); v.IsNull() || v.False() {
+			switch _, v := it.Element(); {
+			case !v.IsKnown():
+				result = cty.UnknownVal(cty.Bool)
+			case v.IsNull() || v.False():
 				return cty.False, nil
 			}
 		}
-		return cty.True, nil
+		return result, nil
 	},
 })
 
@@ -423,7 +498,10 @@ var oneFunc = function.New(&function.Spec{
 		case 0:
 			return cty.NullVal(ty), nil
 		case 1:
-			return args[0].Index(cty.Zero), nil
+			it := args[0].ElementIterator()
+			it.Next()
+			_, v := it.Element()
+			return v, nil
 		default:
 			return cty.NilVal, fmt.Errorf("one: %d elements", n)
 		}

@@ -16,6 +16,7 @@ type statement struct {
 	sid                string
 	actions, resources []string
 	resourceRefs       []string // what unknown resources refer to
+	conditions         []string // "test variable values"
 }
 
 // statements evaluates a policy document's statements, static and dynamic.
@@ -33,26 +34,27 @@ func statements(t *testing.T, in *instance, doc *hclsyntax.Block) []statement {
 				t.Errorf("%s: a permissions statement with %s", in.m.dir, nested.Type)
 			}
 		}
-		eval := func(name string) cty.Value {
-			a, ok := b.Body.Attributes[name]
+		eval := func(body *hclsyntax.Body, name string) cty.Value {
+			a, ok := body.Attributes[name]
 			if !ok {
 				return cty.NilVal
 			}
-			v, diags := in.eval(a.Expr, extra)
-			if diags.HasErrors() {
-				t.Fatalf("%s: %s: %v", in.m.dir, name, diags)
-			}
-			return v
+			return in.value(t, "statement "+name, a.Expr, extra)
 		}
-		if e := eval("effect"); e != cty.NilVal && e.AsString() != "Allow" {
+		if e := eval(b.Body, "effect"); e != cty.NilVal && e.AsString() != "Allow" {
 			t.Errorf("%s: effect %s", in.m.dir, e.AsString())
 		}
 		s := statement{}
-		if v := eval("sid"); v != cty.NilVal {
+		if v := eval(b.Body, "sid"); v != cty.NilVal {
 			s.sid = v.AsString()
 		}
-		s.actions = strs(t, eval("actions"))
-		res := eval("resources")
+		s.actions = strs(t, eval(b.Body, "actions"))
+		for _, c := range b.Body.Blocks {
+			if c.Type == "condition" {
+				s.conditions = append(s.conditions, fmt.Sprint(eval(c.Body, "test").AsString(), " ", eval(c.Body, "variable").AsString(), " ", strs(t, eval(c.Body, "values"))))
+			}
+		}
+		res := eval(b.Body, "resources")
 		if res.IsWhollyKnown() {
 			s.resources = strs(t, res)
 		} else {
@@ -142,7 +144,8 @@ func TestTerraformIAMIsTheBundleAndLogs(t *testing.T) {
 		{"S3 bundle with a KMS key", map[string]cty.Value{"bundle_bucket": cty.StringVal("acme-policies"),
 			"bundle_key": cty.StringVal("team/prod.tar.gz"), "bundle_kms_key_arn": cty.StringVal(kms)}, map[string][]string{
 			"logs:CreateLogStream": {"log group"}, "logs:PutLogEvents": {"log group"},
-			"s3:GetObject": {"arn:aws:s3:::acme-policies/team/prod.tar.gz"}, "kms:Decrypt": {kms}}},
+			"s3:GetObject": {"arn:aws:s3:::acme-policies/team/prod.tar.gz"},
+			"kms:Decrypt":  {kms, "if StringLike kms:ViaService [s3.*.amazonaws.com]"}}},
 		{"a KMS key without a bucket grants nothing", map[string]cty.Value{"bundle_kms_key_arn": cty.StringVal(kms)}, map[string][]string{
 			"logs:CreateLogStream": {"log group"}, "logs:PutLogEvents": {"log group"}}},
 	}
@@ -164,6 +167,9 @@ func TestTerraformIAMIsTheBundleAndLogs(t *testing.T) {
 			}
 			for _, a := range s.actions {
 				got[a] = append(got[a], resources...)
+				for _, c := range s.conditions {
+					got[a] = append(got[a], "if "+c)
+				}
 			}
 		}
 		if fmt.Sprint(got) != fmt.Sprint(c.want) {
@@ -184,28 +190,52 @@ func TestTerraformIAMIsTheBundleAndLogs(t *testing.T) {
 }
 
 // TestTerraformNoOtherIAM: the examples add no IAM to the authorizer's role,
-// and no policy anywhere grants a wildcard action.
+// and no policy anywhere, in a policy document or a jsonencode'd one, names
+// a wildcard action.
 func TestTerraformNoOtherIAM(t *testing.T) {
 	for _, dir := range append(folders(t, modulesDir), folders(t, examplesDir)...) {
 		m := loadModule(t, dir)
 		for _, b := range m.blocks {
+			where := fmt.Sprintf("%s: %s.%s", dir, b.Type, strings.Join(b.Labels, "."))
 			hclsyntax.VisitAll(b.Body, func(n hclsyntax.Node) hcl.Diagnostics {
-				a, ok := n.(*hclsyntax.Attribute)
-				if !ok {
-					return nil
-				}
-				for _, r := range refs(a.Expr) {
-					if strings.HasPrefix(r, "module.") && (strings.HasSuffix(r, ".role_name") || strings.HasSuffix(r, ".role_arn")) {
-						t.Errorf("%s: %s.%s refers to the authorizer's role (%s)", dir, b.Type, strings.Join(b.Labels, "."), source(a.Expr))
+				switch n := n.(type) {
+				case *hclsyntax.Attribute:
+					for _, r := range refs(n.Expr) {
+						if strings.HasPrefix(r, "module.") && (strings.HasSuffix(r, ".role_name") || strings.HasSuffix(r, ".role_arn")) {
+							t.Errorf("%s refers to the authorizer's role (%s)", where, source(n.Expr))
+						}
 					}
-				}
-				if a.Name == "actions" || a.Name == "Action" {
-					if strings.Contains(source(a.Expr), `"*"`) || strings.Contains(source(a.Expr), `:*"`) {
-						t.Errorf("%s: a wildcard action: %s", dir, source(a.Expr))
+					if isActionKey(n.Name) {
+						noWildcard(t, where, n.Expr)
+					}
+				case *hclsyntax.ObjectConsExpr:
+					for _, item := range n.Items {
+						if key := hcl.ExprAsKeyword(item.KeyExpr); isActionKey(key) {
+							noWildcard(t, where, item.ValueExpr)
+						} else if k, ok := item.KeyExpr.(*hclsyntax.ObjectConsKeyExpr); ok && isActionKey(literal(k.Wrapped)) {
+							noWildcard(t, where, item.ValueExpr)
+						}
 					}
 				}
 				return nil
 			})
 		}
 	}
+}
+
+// isActionKey: the key of a policy's actions, in a policy document block or
+// in IAM's own JSON.
+func isActionKey(key string) bool {
+	return slices.Contains([]string{"actions", "not_actions", "Action", "NotAction"}, key)
+}
+
+// noWildcard fails on any string literal in expr with a *.
+func noWildcard(t *testing.T, where string, expr hclsyntax.Expression) {
+	t.Helper()
+	hclsyntax.VisitAll(expr, func(n hclsyntax.Node) hcl.Diagnostics {
+		if s := literal(n); strings.Contains(s, "*") {
+			t.Errorf("%s: a wildcard action %q", where, s)
+		}
+		return nil
+	})
 }

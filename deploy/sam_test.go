@@ -15,10 +15,7 @@ import (
 	"github.com/apigw-authz/authz/internal/config"
 )
 
-const (
-	samTemplate   = "sam/template.yaml"
-	sampleIssuers = `[{"issuer":"https://dev-123.okta.com/oauth2/default","audiences":["api://default"],"profile":"okta"}]`
-)
+const samTemplate = "sam/template.yaml"
 
 // cfn is a CloudFormation template with values for its parameters: enough
 // of CloudFormation's intrinsic functions to read what the checks need.
@@ -47,6 +44,7 @@ func loadSAM(t *testing.T, over map[string]string) *cfn {
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		t.Fatalf("%s: %v", samTemplate, err)
 	}
+	noDuplicateKeys(t, &doc)
 	c := &cfn{root: doc.Content[0], resources: map[string]*yaml.Node{}, params: map[string]string{}, paramDefs: map[string]*yaml.Node{}, conds: map[string]*yaml.Node{}}
 	for name, n := range pairs(get(c.root, "Resources")) {
 		c.resources[name] = n
@@ -65,6 +63,25 @@ func loadSAM(t *testing.T, over map[string]string) *cfn {
 		c.params[k] = v
 	}
 	return c
+}
+
+// noDuplicateKeys fails on a mapping that names a key twice: YAML keeps the
+// last, and a check would read one block while CloudFormation reads another.
+func noDuplicateKeys(t *testing.T, n *yaml.Node) {
+	t.Helper()
+	if n.Kind == yaml.MappingNode {
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i].Value; seen[k] {
+				t.Fatalf("%s:%d: %s twice in one mapping", samTemplate, n.Content[i].Line, k)
+			} else {
+				seen[k] = true
+			}
+		}
+	}
+	for _, c := range n.Content {
+		noDuplicateKeys(t, c)
+	}
 }
 
 // pairs is a mapping node's entries.
@@ -121,6 +138,9 @@ func (c *cfn) eval(t *testing.T, n *yaml.Node) any {
 		return c.eval(t, n.Content[2])
 	case "!Equals", "!Not", "!And", "!Or", "!Condition":
 		return c.truth(t, n)
+	}
+	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") { // "!!str" and the like are YAML's own
+		t.Fatalf("%s:%d: %s is an intrinsic function these checks do not evaluate: add it to cfn.eval", samTemplate, n.Line, n.Tag)
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:
@@ -202,13 +222,20 @@ func (c *cfn) truth(t *testing.T, n *yaml.Node) bool {
 		return fmt.Sprint(c.eval(t, n.Content[0])) == fmt.Sprint(c.eval(t, n.Content[1]))
 	case "!Not":
 		return !c.truth(t, n.Content[0])
-	case "!And", "!Or":
-		all, any := true, false
+	case "!And":
 		for _, e := range n.Content {
-			v := c.truth(t, e)
-			all, any = all && v, any || v
+			if !c.truth(t, e) {
+				return false
+			}
 		}
-		return map[bool]bool{true: all, false: any}[n.Tag == "!And"]
+		return true
+	case "!Or":
+		for _, e := range n.Content {
+			if c.truth(t, e) {
+				return true
+			}
+		}
+		return false
 	case "!Condition":
 		return c.condition(t, n.Value)
 	}
@@ -238,6 +265,9 @@ func (c *cfn) authorizerFunction(t *testing.T) (string, *yaml.Node) {
 
 func (c *cfn) str(t *testing.T, n *yaml.Node) string {
 	t.Helper()
+	if n == nil {
+		t.Fatal("a property the checks need is missing (in Globals? these checks read the resource's own properties)")
+	}
 	s, ok := c.eval(t, n).(string)
 	if !ok {
 		t.Fatalf("line %d: %v is not a string", n.Line, c.eval(t, n))
@@ -262,20 +292,39 @@ func anyStrs(v any) []string {
 // and is read by the template.
 func TestSAMParametersAreDescribedAndUsed(t *testing.T) {
 	c := loadSAM(t, nil)
-	b, _ := os.ReadFile(samTemplate)
+	used := map[string]bool{}
+	var walk func(*yaml.Node)
+	walk = func(n *yaml.Node) {
+		switch n.Tag {
+		case "!Ref":
+			used[n.Value] = true
+		case "!Sub":
+			for _, m := range subVar.FindAllStringSubmatch(n.Value, -1) {
+				used[m[1]] = true
+			}
+		}
+		for _, e := range n.Content {
+			walk(e)
+		}
+	}
+	for _, section := range []string{"Rules", "Conditions", "Resources", "Outputs"} {
+		if n := get(c.root, section); n != nil {
+			walk(n)
+		}
+	}
 	for name, def := range c.paramDefs {
 		if d := get(def, "Description"); d == nil || strings.TrimSpace(d.Value) == "" {
 			t.Errorf("parameter %s has no Description", name)
 		}
-		used := regexp.MustCompile(`!Ref ` + name + `\b|\$\{` + name + `\}|Ref: ` + name + `\b`).Match(b)
-		if !used {
+		if !used[name] {
 			t.Errorf("parameter %s is never used", name)
 		}
 	}
 }
 
 // TestSAMFunctionIsWhatMakePackageBuilds: handler, runtime, architectures
-// and CodeUri are make package's, for both architectures.
+// and CodeUri are make package's; the architecture parameter allows both of
+// the architectures make package builds, and nothing else.
 func TestSAMFunctionIsWhatMakePackageBuilds(t *testing.T) {
 	c := loadSAM(t, nil)
 	_, fn := c.authorizerFunction(t)
@@ -297,8 +346,14 @@ func TestSAMFunctionIsWhatMakePackageBuilds(t *testing.T) {
 		t.Fatal("Architectures is not one parameter")
 	}
 	allowed := anyStrs(c.eval(t, get(c.paramDefs[archs.Content[0].Value], "AllowedValues")))
-	if !sameSet(allowed, []string{"arm64", "x86_64"}) {
-		t.Errorf("the architecture parameter allows %v, want arm64 and x86_64", allowed)
+	var built []string
+	for goarch, arch := range lambdaArch {
+		if makePackagePlan(t, goarch).goarch == goarch {
+			built = append(built, arch)
+		}
+	}
+	if !sameSet(allowed, built) {
+		t.Errorf("the architecture parameter allows %v; make package builds %v", allowed, built)
 	}
 }
 
@@ -443,16 +498,26 @@ func TestSAMAuthorizerSettings(t *testing.T) {
 					t.Errorf("%s: FunctionArn is not the authorizer function", where)
 					continue
 				}
-				cache, _ := strconv.Atoi(fmt.Sprint(c.eval(t, get(a, "Identity", "ReauthorizeEvery"))))
-				headers := anyStrs(c.eval(t, get(a, "Identity", "Headers")))
-				queries := anyStrs(c.eval(t, get(a, "Identity", "QueryStrings")))
+				cache := 300 // SAM's default, API Gateway's too
+				if v := get(a, "Identity", "ReauthorizeEvery"); v != nil {
+					n, err := strconv.Atoi(fmt.Sprint(c.eval(t, v)))
+					if err != nil {
+						t.Fatalf("%s: ReauthorizeEvery is %v, not a number", where, c.eval(t, v))
+					}
+					cache = n
+				}
+				// Identity as REST identity sources, to be compared as the
+				// Terraform ones are.
+				var identity []string
+				for _, h := range anyStrs(c.eval(t, get(a, "Identity", "Headers"))) {
+					identity = append(identity, normalIdentity(identityPrefix["rest"]+"header."+h))
+				}
+				for _, q := range anyStrs(c.eval(t, get(a, "Identity", "QueryStrings"))) {
+					identity = append(identity, identityPrefix["rest"]+"querystring."+q)
+				}
 				var missing []string
 				for _, s := range sources {
-					where, name, _ := strings.Cut(s, ":")
-					ok := where == "header" && slices.ContainsFunc(headers, func(h string) bool { return strings.EqualFold(h, name) }) ||
-						where == "query" && slices.Contains(queries, name) ||
-						where == "cookie" && slices.ContainsFunc(headers, func(h string) bool { return strings.EqualFold(h, "cookie") })
-					if !ok {
+					if !slices.Contains(identity, tokenLocation("rest", s)) {
 						missing = append(missing, s)
 					}
 				}

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -20,13 +21,14 @@ import (
 )
 
 const (
-	repoRoot        = ".."
-	modulesDir      = "terraform/modules"
-	examplesDir     = "terraform/examples"
-	authorizerMod   = "terraform/modules/authorizer"
-	authorizerCall  = "../../modules/authorizer"
-	packageZip      = "dist/authorizer.zip" // what make package writes, from the repository's root
-	sampleIssuersTF = `[{ issuer = "https://dev-123.okta.com/oauth2/default", audiences = ["api://default"], profile = "okta" }]`
+	repoRoot       = ".."
+	modulesDir     = "terraform/modules"
+	examplesDir    = "terraform/examples"
+	authorizerMod  = "terraform/modules/authorizer"
+	authorizerCall = "../../modules/authorizer"
+	packageZip     = "dist/authorizer.zip" // what make package writes, from the repository's root
+	// sampleIssuers stands for the issuers an example's user gives.
+	sampleIssuers = `[{"issuer":"https://dev-123.okta.com/oauth2/default","audiences":["api://default"],"profile":"okta"}]`
 )
 
 // metaArguments are a module call's arguments that are not its variables.
@@ -202,8 +204,11 @@ func rejects(t *testing.T, m *module, args map[string]cty.Value, variable string
 	}
 	in := instantiate(t, m, over)
 	for _, vb := range m.variables[variable].validations {
-		ok, _ := in.eval(vb.Body.Attributes["condition"].Expr, nil)
-		if ok.IsKnown() && ok.False() {
+		ok, diags := in.eval(vb.Body.Attributes["condition"].Expr, nil)
+		if diags.HasErrors() || !ok.IsKnown() {
+			t.Fatalf("%s: variable %s = %s: the validation cannot be evaluated: %v", m.dir, variable, show(value), diags)
+		}
+		if ok.False() {
 			return true
 		}
 	}
@@ -223,12 +228,15 @@ func show(v cty.Value) string {
 
 // requiredArgs are the least arguments the authorizer module takes.
 func requiredArgs() map[string]cty.Value {
-	issuers, diags := hclsyntax.ParseExpression([]byte(sampleIssuersTF), "sample", hcl.InitialPos)
-	if diags.HasErrors() {
-		panic(diags)
+	ty, err := ctyjson.ImpliedType([]byte(sampleIssuers))
+	if err != nil {
+		panic(err)
 	}
-	v, _ := issuers.Value(nil)
-	return map[string]cty.Value{"name": cty.StringVal("authz"), "package_path": cty.StringVal("../../../../" + packageZip), "issuers": v}
+	issuers, err := ctyjson.Unmarshal([]byte(sampleIssuers), ty)
+	if err != nil {
+		panic(err)
+	}
+	return map[string]cty.Value{"name": cty.StringVal("authz"), "package_path": cty.StringVal("../../../../" + packageZip), "issuers": issuers}
 }
 
 // TestTerraformFunctionIsWhatMakePackageBuilds: runtime, handler,
@@ -251,6 +259,11 @@ func TestTerraformFunctionIsWhatMakePackageBuilds(t *testing.T) {
 	for goarch, arch := range lambdaArch {
 		if rejects(t, m, requiredArgs(), "architecture", cty.StringVal(arch)) {
 			t.Errorf("the module refuses architecture %q, which make package ARCH=%s builds", arch, goarch)
+		}
+		args := requiredArgs()
+		args["architecture"] = cty.StringVal(arch)
+		if got := strs(t, instantiate(t, m, args).attr(t, fn, "architectures")); !slices.Equal(got, []string{arch}) {
+			t.Errorf("architecture = %q deploys architectures %v", arch, got)
 		}
 		if makePackagePlan(t, goarch).goarch != goarch {
 			t.Errorf("make package ARCH=%s does not build GOARCH=%s", goarch, goarch)
@@ -292,7 +305,16 @@ func makePackagePlan(t *testing.T, arch string) packagePlan {
 	if arch != "" {
 		args = append(args, "ARCH="+arch)
 	}
-	out, err := exec.Command("make", args...).CombinedOutput()
+	cmd := exec.Command("make", args...)
+	// make -n of the Makefile's own defaults: not the outer make's flags and
+	// overrides (make test ARCH=amd64), nor variables of the caller's shell.
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains([]string{"MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL", "ARCH", "DIST", "GO"}, name) {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("make %v: %v\n%s", args, err, out)
 	}
@@ -326,7 +348,7 @@ func TestTerraformEnvironmentIsWhatTheBinaryReads(t *testing.T) {
 			envBlock = b
 		}
 	}
-	if envBlock == nil || !slices.Equal(refs(envBlock.Body.Attributes["variables"].Expr), []string{"local.variables"}) ||
+	if envBlock == nil || source(envBlock.Body.Attributes["variables"].Expr) != "local.variables" ||
 		!slices.Contains(refs(m.locals["variables"]), "local.environment") {
 		t.Fatal("the function's environment is not local.variables, built from local.environment")
 	}
@@ -365,6 +387,24 @@ func TestTerraformEnvironmentIsWhatTheBinaryReads(t *testing.T) {
 		}
 		if _, err := config.FromEnv(func(k string) string { return set[k] }, false); err != nil {
 			t.Errorf("%s: the authorizer would not start: %v (environment %v; not known before apply: %v)", where, err, set, unknown)
+		}
+		// What the function receives is local.environment without its nulls,
+		// and nothing else.
+		if fn := in.locals["variables"]; fn.IsWhollyKnown() {
+			var got, want []string
+			for name := range fn.AsValueMap() {
+				got = append(got, name)
+			}
+			for name, v := range env.AsValueMap() {
+				if !v.IsNull() {
+					want = append(want, name)
+				}
+			}
+			if !sameSet(got, want) {
+				t.Errorf("%s: the function receives %v, local.environment sets %v", where, got, want)
+			}
+		} else if len(unknown) == 0 {
+			t.Errorf("%s: local.variables is not known, though local.environment is", where)
 		}
 		t.Logf("%s: %d variables checked, %v known only at apply", where, len(set), unknown)
 	}

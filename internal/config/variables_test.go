@@ -3,6 +3,7 @@ package config
 import (
 	"maps"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,20 +12,22 @@ import (
 )
 
 // TestVariablesAreWhatFromEnvReads holds the table to the code: FromEnv asks
-// for every variable of the table, and for no other.
+// for every variable of the table, and for no other, whether the others are
+// set or not (a variable read only when another is set counts too).
 func TestVariablesAreWhatFromEnvReads(t *testing.T) {
 	var read []string
-	getenv := func(name string) string {
-		if !slices.Contains(read, name) {
-			read = append(read, name)
+	every := map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_BUNDLE": "https://bundles.example.com/authz.tar.gz",
+		"AUTHZ_SHADOW_QUERY": "data.candidate.decision", "AUTHZ_METRICS": "off", "AUTHZ_LOG_LEVEL": "debug"}
+	for _, set := range []map[string]string{{"AUTHZ_ISSUERS": issuers}, every} {
+		getenv := func(name string) string {
+			if !slices.Contains(read, name) {
+				read = append(read, name)
+			}
+			return set[name]
 		}
-		if name == "AUTHZ_ISSUERS" {
-			return issuers
+		if _, err := FromEnv(getenv, false); err != nil {
+			t.Fatal(err)
 		}
-		return ""
-	}
-	if _, err := FromEnv(getenv, false); err != nil {
-		t.Fatal(err)
 	}
 	var table []string
 	for _, v := range Variables {
@@ -54,12 +57,7 @@ func TestVariablesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if unset.BundlePollInterval != time.Minute || explicit.BundlePollInterval != unset.BundlePollInterval ||
-		explicit.Query != unset.Query || explicit.SimpleResponses != unset.SimpleResponses ||
-		explicit.DecisionLog != unset.DecisionLog || explicit.Metrics != unset.Metrics ||
-		explicit.MetricsNamespace != unset.MetricsNamespace || explicit.LogLevel != unset.LogLevel ||
-		explicit.JWKSCooldown != unset.JWKSCooldown || explicit.IdPTimeout != unset.IdPTimeout ||
-		explicit.AllowAmbiguousPaths != unset.AllowAmbiguousPaths || !slices.Equal(explicit.TokenSources, unset.TokenSources) {
+	if unset.BundlePollInterval != time.Minute || !reflect.DeepEqual(explicit, unset) {
 		t.Fatalf("the documented defaults differ from the unset ones:\n%+v\n%+v", explicit, unset)
 	}
 	for _, v := range Variables {

@@ -35,7 +35,8 @@ type Measures struct {
 // Published is every metric a decision line can carry, with the dimension
 // sets CloudWatch publishes it under, besides Function, which every set
 // starts with when the function's name is known. Alarms and dashboards
-// (deploy/terraform/modules/alarms) are checked against it.
+// (deploy/terraform/modules/alarms) are checked against it. Read it; never
+// change it.
 var Published = map[string][][]string{
 	"Decisions":           {{"Outcome"}, {"Outcome", "Reason"}, {"Code"}},
 	"Latency":             {{}},

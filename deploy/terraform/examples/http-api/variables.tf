@@ -44,7 +44,7 @@ variable "package_path" {
 }
 
 variable "backend_url" {
-  description = "Your service, which the two routes proxy to. It receives the caller's Authorization header, token and all: HTTP APIs cannot remove that header, so this must be a service you trust with your users' tokens, never a public echo service."
+  description = "Your service, which the two routes proxy to, as the full URL each request goes to: API Gateway does not append the request's path, so name it with the route's variables, such as https://orders.internal.example.com/orders/{id}. It receives the caller's Authorization header, token and all: HTTP APIs cannot remove that header, so this must be a service you trust with your users' tokens, never a public echo service."
   type        = string
 
   validation {

@@ -301,7 +301,9 @@ resource "aws_api_gateway_stage" "prod" {
   tags = var.tags
 
   # Access logging fails without the account's CloudWatch role.
-  depends_on = [module.api_gateway_account]
+  # Nor serve before API Gateway may invoke the authorizer: those requests
+  # would be 500s (AUTHORIZER_CONFIGURATION_ERROR).
+  depends_on = [module.api_gateway_account, aws_lambda_permission.authorizer]
 }
 
 # API Gateway's account settings (one per account and region): the role it
@@ -347,7 +349,11 @@ resource "aws_wafv2_web_acl" "this" {
     # a newer provider than this example asks for).
     statement {
       rate_based_statement {
-        limit              = var.waf_rate_limit
+        limit = var.waf_rate_limit
+        # The client's address as API Gateway sees it. Behind a CloudFront of
+        # your own that is CloudFront's edge, shared by many clients: count
+        # the X-Forwarded-For address instead (aggregate_key_type =
+        # "FORWARDED_IP" with a forwarded_ip_config).
         aggregate_key_type = "IP"
       }
     }

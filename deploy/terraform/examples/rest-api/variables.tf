@@ -99,13 +99,13 @@ variable "manage_api_gateway_account" {
 }
 
 variable "waf_rate_limit" {
-  description = "Requests one IP address may make in 5 minutes before the WAF refuses it (429) without invoking the authorizer; null for no WAF. AWS's least is 10. The WAF decides before the authorizer, so a refused request costs no invocation."
+  description = "Requests one IP address may make in 5 minutes before the WAF refuses it (429) without invoking the authorizer; null for no WAF. At least 100 (the least the AWS provider accepts before 5.66). The WAF decides before the authorizer, so a refused request costs no invocation."
   type        = number
   default     = 1000
 
   validation {
-    condition     = var.waf_rate_limit == null ? true : var.waf_rate_limit >= 10 && var.waf_rate_limit <= 2000000000
-    error_message = "waf_rate_limit must be from 10 to 2,000,000,000 requests per 5 minutes, or null to leave the WAF out."
+    condition     = var.waf_rate_limit == null ? true : var.waf_rate_limit >= 100 && var.waf_rate_limit <= 2000000000
+    error_message = "waf_rate_limit must be from 100 to 2,000,000,000 requests per 5 minutes, or null to leave the WAF out."
   }
 }
 

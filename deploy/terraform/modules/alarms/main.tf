@@ -8,7 +8,7 @@
 # teach people to ignore these ones.
 #
 # Metric names and dimensions are the binary's own (internal/decisionlog:
-# Published); deploy/check_test.go holds them to it. A misspelt dimension would
+# Published); deploy/alarms_test.go holds them to it. A misspelt dimension would
 # not fail: it would alarm on a metric that never exists, silently.
 
 locals {
@@ -139,8 +139,12 @@ resource "aws_cloudwatch_metric_alarm" "shadow_errors" {
   tags          = var.tags
 }
 
-# Two of three periods: one slow key-set fetch or bundle check in a quiet
-# period makes a single p99 spike that is nobody's problem.
+# Three periods in a row. CloudWatch needs 1,000 samples in a period to call
+# a p99 reliable, more cache misses than most authorizers see in 5 minutes,
+# so low sample counts are evaluated rather than ignored (ignored, the alarm
+# would never leave its first state). In a quiet period the p99 is about the
+# slowest decision, and one slow key-set fetch or bundle check is nobody's
+# problem: only 15 minutes of slow periods alarm.
 resource "aws_cloudwatch_metric_alarm" "latency" {
   count = local.custom ? 1 : 0
 
@@ -154,14 +158,12 @@ resource "aws_cloudwatch_metric_alarm" "latency" {
   period             = 300
 
   evaluation_periods  = 3
-  datapoints_to_alarm = 2
+  datapoints_to_alarm = 3
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.latency_p99_ms
   treat_missing_data  = "notBreaching"
 
-  # A percentile of a handful of decisions is one slow request; "ignore" keeps
-  # the alarm's state until there are enough samples to mean something.
-  evaluate_low_sample_count_percentiles = "ignore"
+  evaluate_low_sample_count_percentiles = "evaluate"
 
   alarm_actions = var.alarm_actions
   ok_actions    = var.alarm_actions

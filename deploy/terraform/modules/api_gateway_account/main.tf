@@ -1,8 +1,10 @@
 # API Gateway's account settings for one region: the role it writes REST and
 # WebSocket access and execution logs with. There is one such setting per
-# account and region, shared by every API in it, and destroying this module
-# leaves it in place (API Gateway cannot unset it). Use it where nothing else
-# manages the setting; HTTP APIs do not need it.
+# account and region, shared by every API in it. Use this module where nothing
+# else manages the setting; HTTP APIs do not need it. Destroying it deletes the
+# role, and with the AWS provider 5.x leaves the setting naming the deleted
+# role: every REST and WebSocket API of the region stops logging until another
+# role is set. Keep it for as long as any API of the region logs.
 
 data "aws_partition" "current" {}
 
@@ -18,7 +20,8 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "cloudwatch" {
-  name               = "${var.name}-apigateway-cloudwatch"
+  # IAM names are global to the account: a prefix keeps two regions apart.
+  name_prefix        = "${substr(var.name, 0, 20)}-apigw-logs-"
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
 }

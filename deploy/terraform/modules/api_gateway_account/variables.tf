@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Prefix of the role API Gateway writes its logs with (NAME-apigateway-cloudwatch)."
+  description = "Begins the name of the role API Gateway writes its logs with (NAME-apigw-logs-..., with a unique suffix)."
   type        = string
 }
 

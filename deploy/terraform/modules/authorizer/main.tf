@@ -1,6 +1,6 @@
 # The authorizer's Lambda function, its role, and its log group.
 #
-# The environment is built from typed variables; deploy/check_test.go holds its
+# The environment is built from typed variables; the tests of deploy/ hold its
 # names to the binary's own table (internal/config.Variables) and runs the
 # binary's configuration parser on what the examples produce.
 
@@ -29,6 +29,8 @@ locals {
     AUTHZ_IDP_TIMEOUT           = var.idp_timeout
   }
   variables = { for name, value in local.environment : name => value if value != null }
+
+  idp_timeout_ms = tonumber(regex("^[0-9]+", var.idp_timeout)) * lookup({ ms = 1, s = 1000 }, regex("[a-z]+$", var.idp_timeout))
 
   bundle_object_arn = var.bundle_bucket == null ? null : "arn:${data.aws_partition.current.partition}:s3:::${var.bundle_bucket}/${var.bundle_key}"
   published         = var.provisioned_concurrency > 0
@@ -91,7 +93,9 @@ data "aws_iam_policy_document" "permissions" {
 }
 
 resource "aws_iam_role" "this" {
-  name                 = var.name
+  # IAM names are global to the account, function names regional: a prefix
+  # lets the same name be deployed in two regions.
+  name_prefix          = "${substr(var.name, 0, 37)}-"
   assume_role_policy   = data.aws_iam_policy_document.assume.json
   permissions_boundary = var.permissions_boundary
   tags                 = var.tags
@@ -143,6 +147,11 @@ resource "aws_lambda_function" "this" {
     precondition {
       condition     = !(var.opa_config != null && var.bundle_bucket != null)
       error_message = "opa_config excludes bundle_bucket: give the S3 bundle, its service and its keys in the OPA configuration, or use bundle_bucket without opa_config."
+    }
+
+    precondition {
+      condition     = local.idp_timeout_ms + 1000 <= var.timeout * 1000
+      error_message = "idp_timeout (${var.idp_timeout}) must leave at least a second of the function's timeout (${var.timeout} s): a cold start that waits for the identity provider would otherwise time out instead of answering."
     }
 
     precondition {

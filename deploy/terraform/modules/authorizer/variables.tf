@@ -107,7 +107,7 @@ variable "tags" {
 # What the authorizer trusts (AUTHZ_ISSUERS, AUTHZ_TOKEN_SOURCES)
 
 variable "issuers" {
-  description = "Trusted issuers, written to AUTHZ_ISSUERS as JSON. Fields as in the README's Issuers table: issuer and audiences are required; profile is okta, entra, adfs, cognito or generic."
+  description = "Trusted issuers, written to AUTHZ_ISSUERS as JSON. Fields as in the README's Issuers table: issuer and audiences are required; profile is okta, entra, adfs, cognito or generic; claims takes lists of claim names, such as { groups = [\"groups\"] }, where AUTHZ_ISSUERS also takes a single string."
   type = list(object({
     issuer               = string
     audiences            = list(string)
@@ -189,13 +189,15 @@ variable "bundle_public_key" {
 }
 
 variable "bundle_poll_interval" {
-  description = "How often the S3 bundle is checked for a new revision (AUTHZ_BUNDLE_POLL_INTERVAL), such as 60s; \"0\" reads it once."
+  description = "How often the S3 bundle is checked for a new revision (AUTHZ_BUNDLE_POLL_INTERVAL): a whole number of ms, s, m or h from 1s to 24h, such as 60s; \"0\" reads it once."
   type        = string
   default     = "60s"
 
+  # The authorizer's own bounds: a value it refuses would pass the plan and
+  # then deny every request as a configuration error.
   validation {
-    condition     = var.bundle_poll_interval == "0" || can(regex("^[0-9]+(ms|s|m|h)$", var.bundle_poll_interval))
-    error_message = "bundle_poll_interval must be a duration such as 30s, 5m or 1h (1s to 24h), or 0."
+    condition     = var.bundle_poll_interval == "0" || try(tonumber(regex("^[0-9]+", var.bundle_poll_interval)) * lookup({ ms = 1, s = 1000, m = 60000, h = 3600000 }, regex("[a-z]+$", var.bundle_poll_interval)) >= 1000 && tonumber(regex("^[0-9]+", var.bundle_poll_interval)) * lookup({ ms = 1, s = 1000, m = 60000, h = 3600000 }, regex("[a-z]+$", var.bundle_poll_interval)) <= 86400000, false)
+    error_message = "bundle_poll_interval must be a duration from 1s to 24h, such as 30s, 5m or 1h, or 0."
   }
 }
 
@@ -265,8 +267,8 @@ variable "jwks_cooldown" {
   default     = "15s"
 
   validation {
-    condition     = can(regex("^[0-9]+(ms|s|m)$", var.jwks_cooldown))
-    error_message = "jwks_cooldown must be a duration such as 15s (1s to 10m)."
+    condition     = try(tonumber(regex("^[0-9]+", var.jwks_cooldown)) * lookup({ ms = 1, s = 1000, m = 60000, h = 3600000 }, regex("[a-z]+$", var.jwks_cooldown)) >= 1000 && tonumber(regex("^[0-9]+", var.jwks_cooldown)) * lookup({ ms = 1, s = 1000, m = 60000, h = 3600000 }, regex("[a-z]+$", var.jwks_cooldown)) <= 600000, false)
+    error_message = "jwks_cooldown must be a duration from 1s to 10m, such as 15s."
   }
 }
 
@@ -276,8 +278,8 @@ variable "idp_timeout" {
   default     = "3s"
 
   validation {
-    condition     = can(regex("^[0-9]+(ms|s)$", var.idp_timeout))
-    error_message = "idp_timeout must be a duration such as 3s or 1500ms (100ms to 10s)."
+    condition     = try(tonumber(regex("^[0-9]+", var.idp_timeout)) * lookup({ ms = 1, s = 1000, m = 60000, h = 3600000 }, regex("[a-z]+$", var.idp_timeout)) >= 100 && tonumber(regex("^[0-9]+", var.idp_timeout)) * lookup({ ms = 1, s = 1000, m = 60000, h = 3600000 }, regex("[a-z]+$", var.idp_timeout)) <= 10000, false)
+    error_message = "idp_timeout must be a duration from 100ms to 10s, such as 3s or 1500ms."
   }
 }
 

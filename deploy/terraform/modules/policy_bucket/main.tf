@@ -58,7 +58,7 @@ resource "aws_s3_bucket_ownership_controls" "this" {
 }
 
 # Plain HTTP is refused. The actions are listed rather than s3:*, which this
-# repository does not write anywhere (deploy/check_test.go): they are the
+# repository does not write anywhere (the tests of deploy/ refuse it): they are the
 # reads, writes and listings that carry or reveal a bundle.
 data "aws_iam_policy_document" "bucket" {
   statement {
@@ -116,8 +116,17 @@ resource "aws_s3_object" "bundle" {
   # (aws s3 cp bundle.tar.gz s3://BUCKET/KEY) and the function polls it, so
   # Terraform must not put an old bundle back: an apply from a checkout with a
   # stale bundle.tar.gz would otherwise roll the policy back silently.
+  #
+  # Nor delete it: deleting an object of a versioned bucket, the AWS provider
+  # deletes every version of the key, that is every policy CI published since,
+  # and a function that cold-starts after that denies every request
+  # (policy_not_ready). Destroying it, or setting initial_bundle back to null,
+  # is refused at plan time; to let the stack go, take the object out of the
+  # state first (terraform state rm 'module.policy_bucket.aws_s3_object.bundle[0]')
+  # and empty the bucket deliberately.
   lifecycle {
-    ignore_changes = [source, source_hash, etag]
+    ignore_changes  = [source, source_hash, etag]
+    prevent_destroy = true
   }
 
   # Versioning first, so that even the first bundle is a version that can be

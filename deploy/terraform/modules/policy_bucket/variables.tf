@@ -20,7 +20,7 @@ variable "bundle_key" {
 }
 
 variable "initial_bundle" {
-  description = "Path of a local bundle.tar.gz (make bundle ... SIGNING_KEY=key.pem writes one at the repository root) to upload when the bucket is created, so that the function has a policy from its first invocation; null to leave the bucket empty for CI to fill. Later changes to the file are not uploaded: CI owns the object."
+  description = "Path of a local bundle.tar.gz (make bundle ... SIGNING_KEY=key.pem writes one at the repository root) to upload when the bucket is created, so that the function has a policy from its first invocation; null to leave the bucket empty for CI to fill. Later changes to the file are not uploaded: CI owns the object. Terraform never deletes it (it would delete every version with it): see the object's lifecycle in main.tf."
   type        = string
   default     = null
 

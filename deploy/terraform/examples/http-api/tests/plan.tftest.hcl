@@ -12,7 +12,7 @@ mock_provider "aws" {
 
 variables {
   issuers     = [{ issuer = "https://dev-123.okta.com/oauth2/default", audiences = ["api://default"], profile = "okta" }]
-  backend_url = "https://orders.internal.example.com"
+  backend_url = "https://orders.internal.example.com/orders/{id}"
 }
 
 run "defaults" {
@@ -64,7 +64,7 @@ run "backend_over_plain_http" {
   command = plan
 
   variables {
-    backend_url = "http://orders.internal.example.com"
+    backend_url = "http://orders.internal.example.com/orders/{id}"
   }
 
   expect_failures = [var.backend_url]

@@ -168,6 +168,46 @@ run "refuses_bad_values" {
   expect_failures = [var.timeout, var.log_retention_days, var.token_sources, var.bundle_key, var.metrics_namespace, var.log_level, var.bundle_poll_interval, var.memory_size]
 }
 
+# Durations the binary refuses at start-up (a config_error that denies every
+# request) are refused at plan time.
+run "refuses_durations_the_binary_refuses" {
+  command = plan
+
+  variables {
+    bundle_poll_interval = "500ms"
+    jwks_cooldown        = "30m"
+    idp_timeout          = "30s"
+  }
+
+  expect_failures = [var.bundle_poll_interval, var.jwks_cooldown, var.idp_timeout]
+}
+
+run "accepts_the_bounds" {
+  command = plan
+
+  variables {
+    bundle_poll_interval = "24h"
+    jwks_cooldown        = "1s"
+    idp_timeout          = "100ms"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["AUTHZ_IDP_TIMEOUT"] == "100ms"
+    error_message = "the bounds are refused"
+  }
+}
+
+run "idp_timeout_within_the_function_timeout" {
+  command = plan
+
+  variables {
+    timeout     = 3
+    idp_timeout = "3s"
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
 run "refuses_bad_issuers" {
   command = plan
 
