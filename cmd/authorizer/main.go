@@ -19,6 +19,9 @@ import (
 	"github.com/apigw-authz/authz/internal/logging"
 )
 
+// The authorizer answers the Lambda runtime directly, bytes in and out.
+var _ lambda.Handler = (*authorizer.Authorizer)(nil)
+
 // warmTimeout bounds how long start-up waits for the identity providers.
 const warmTimeout = 3 * time.Second
 
@@ -44,7 +47,7 @@ func main() {
 			slog.Info("decision-log events uploaded at shutdown")
 		}))
 	}
-	lambda.StartWithOptions(a.Handle, opts...)
+	lambda.StartWithOptions(a, opts...) // a is a lambda.Handler: Invoke, no reflection
 }
 
 // setup builds the authorizer from the environment. A configuration error does

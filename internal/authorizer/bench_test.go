@@ -23,7 +23,7 @@ func BenchmarkHandlerRS256(b *testing.B) {
 			f := newFixture(b)
 			a := f.authorizer(b, "", nil)
 			event := restEvent(bc.method, "/orders/42", bearer(f.token(b, "bench-user", bc.group)))
-			h := lambda.NewHandler(a.Handle)
+			h := lambda.Handler(a)
 			if _, err := h.Invoke(context.Background(), event); err != nil { // warm: keys fetched
 				b.Fatal(err)
 			}
