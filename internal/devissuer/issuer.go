@@ -181,6 +181,25 @@ func (i *Issuer) Rotate() (string, error) {
 	return kid, nil
 }
 
+// Retire stops publishing the key kid, as an identity provider removes a key
+// it no longer trusts: tokens it signed stop verifying once a verifier
+// fetches the set again. The key Mint signs with cannot be retired.
+func (i *Issuer) Retire(kid string) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for n, k := range i.keys {
+		if k.KeyID != kid {
+			continue
+		}
+		if n == len(i.keys)-1 {
+			return fmt.Errorf("devissuer: %s is the key Mint signs with; rotate first", kid)
+		}
+		i.keys = append(i.keys[:n], i.keys[n+1:]...)
+		return nil
+	}
+	return fmt.Errorf("devissuer: no key %s", kid)
+}
+
 // Claims returns the registered claims of a token for sub: iss, sub, aud, iat, nbf
 // and exp, ready for more claims to be added.
 func (i *Issuer) Claims(sub string) map[string]any {

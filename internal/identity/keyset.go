@@ -40,6 +40,7 @@ type keySet struct {
 
 	mu        sync.Mutex
 	keys      []jose.JSONWebKey
+	gen       uint64        // counts the changes of keys: a verified-token cache entry holds it
 	fetchedAt time.Time     // last successful fetch
 	triedAt   time.Time     // last attempt, successful or not
 	lastErr   error         // why the last attempt failed; nil if it succeeded
@@ -131,6 +132,52 @@ func (k *keySet) candidates(ctx context.Context, kid, alg string) ([]jose.JSONWe
 	}
 }
 
+// set replaces the keys, held under k.mu. A set that differs from the one held
+// (a key added, removed or changed) is a new generation, and tokens verified
+// with the old one are verified again.
+func (k *keySet) set(keys []jose.JSONWebKey, fetchedAt time.Time) {
+	if !sameKeys(k.keys, keys) {
+		k.gen++
+	}
+	k.keys, k.fetchedAt = keys, fetchedAt
+}
+
+// generation returns the keys' generation, and whether they are fresh: held,
+// and younger than maxAge. Stale keys are refreshed by a verification, which
+// a cached token must not skip.
+func (k *keySet) generation() (gen uint64, fresh bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.gen, k.keys != nil && k.now().Sub(k.fetchedAt) <= k.maxAge
+}
+
+// sameKeys says whether a and b hold the same keys, by id, algorithm, use and
+// public key, in any order.
+func sameKeys(a, b []jose.JSONWebKey) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	id := func(key jose.JSONWebKey) string {
+		tp, err := key.Thumbprint(crypto.SHA256)
+		if err != nil {
+			return "" // not comparable: never the same
+		}
+		return key.KeyID + "\x00" + key.Algorithm + "\x00" + key.Use + "\x00" + string(tp)
+	}
+	seen := map[string]int{}
+	for _, key := range a {
+		seen[id(key)]++
+	}
+	for _, key := range b {
+		i := id(key)
+		if i == "" || seen[i] == 0 {
+			return false
+		}
+		seen[i]--
+	}
+	return true
+}
+
 func (k *keySet) current() (keys []jose.JSONWebKey, stale bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -194,8 +241,7 @@ func (k *keySet) fetch(done chan struct{}) {
 	defer k.mu.Unlock()
 	k.lastErr = err
 	if err == nil {
-		k.keys = keys
-		k.fetchedAt = k.now()
+		k.set(keys, k.now())
 	} else {
 		k.log.Warn("fetching the key set failed; keeping the keys held", "jwks_uri", k.url, "keys_held", len(k.keys), "error", err.Error())
 	}

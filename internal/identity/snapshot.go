@@ -366,8 +366,7 @@ func (k *keySet) seed(keys []jose.JSONWebKey, fetchedAt time.Time) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.keys == nil {
-		k.keys = slices.Clone(keys)
-		k.fetchedAt = fetchedAt
+		k.set(slices.Clone(keys), fetchedAt)
 	}
 }
 

@@ -48,6 +48,9 @@ type Options struct {
 	// Snapshot, when set, gives issuers their key sets (and discovery's
 	// jwks_uri) before any fetch: see Snapshot.
 	Snapshot *Snapshot
+	// TokenCacheSize bounds the tokens remembered after they verify (see
+	// tokenCache). Default 1024; negative turns the cache off.
+	TokenCacheSize int
 }
 
 func (o *Options) defaults() {
@@ -72,6 +75,9 @@ func (o *Options) defaults() {
 	if o.HTTPClient == nil {
 		o.HTTPClient = newClient(o.HTTPTimeout, o.MaxResponseBytes)
 	}
+	if o.TokenCacheSize == 0 {
+		o.TokenCacheSize = 1024
+	}
 }
 
 // Verifier verifies tokens of the configured issuers. It is safe for concurrent
@@ -84,6 +90,8 @@ type Verifier struct {
 
 	mu      sync.Mutex
 	keySets map[string]*keySet // by URL, shared by issuers with the same set
+
+	cache *tokenCache // nil when off
 }
 
 // issuer is one configured issuer and its lazily built go-oidc verifiers.
@@ -112,6 +120,9 @@ type issuer struct {
 func New(issuers []IssuerConfig, opts Options) (*Verifier, error) {
 	opts.defaults()
 	v := &Verifier{opts: opts, byIssuer: map[string]*issuer{}, keySets: map[string]*keySet{}}
+	if opts.TokenCacheSize > 0 {
+		v.cache = newTokenCache(opts.TokenCacheSize)
+	}
 	for i := range issuers {
 		cfg := issuers[i]
 		if err := cfg.validate(); err != nil {
@@ -178,6 +189,10 @@ func (v *Verifier) all() []*issuer {
 // Verify checks raw and returns its verified, normalised token. Every error is an
 // *Error whose Reason says what failed.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
+	key := cacheKey(raw)
+	if tok, ok := v.cache.get(key, v.opts.Now()); ok {
+		return tok, nil
+	}
 	u, err := inspect(raw)
 	if err != nil {
 		return nil, err
@@ -195,10 +210,13 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 	if err := v.precheck(iss, u, tenant); err != nil {
 		return nil, err
 	}
-	verifier, err := v.verifierFor(ctx, iss, claimedIss)
+	verifier, keys, err := v.verifierFor(ctx, iss, claimedIss)
 	if err != nil {
 		return nil, err
 	}
+	// Read before the signature check: keys that change during it make the
+	// cache entry stale at once.
+	gen, _ := keys.generation()
 	rec := &verification{}
 	if _, err := verifier.Verify(context.WithValue(ctx, verificationKey{}, rec), raw); err != nil {
 		var expired *oidc.TokenExpiredError
@@ -216,7 +234,13 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 	if !bytes.Equal(rec.payload, u.payload) {
 		return nil, fail(ReasonSignature, "the verified payload differs from the one read")
 	}
-	return iss.token(u, claimedIss), nil
+	tok := iss.token(u, claimedIss)
+	// Cached only if the keys did not change meanwhile (the first fetch of a
+	// set is a change too): the next verification caches it then.
+	if after, _ := keys.generation(); after == gen {
+		v.cache.put(key, tok, keys, gen, v.opts.Now())
+	}
+	return tok, nil
 }
 
 // lookup finds the issuer of iss and the tenant iss names: an exact entry, or a
@@ -360,17 +384,17 @@ func (iss *issuer) token(u *unverified, claimedIss string) *Token {
 	return t
 }
 
-// verifierFor returns the go-oidc verifier that checks iss exactly, discovering
-// the issuer first if needed.
-func (v *Verifier) verifierFor(ctx context.Context, iss *issuer, claimedIss string) (*oidc.IDTokenVerifier, error) {
+// verifierFor returns the go-oidc verifier that checks iss exactly, and the
+// key set it verifies with, discovering the issuer first if needed.
+func (v *Verifier) verifierFor(ctx context.Context, iss *issuer, claimedIss string) (*oidc.IDTokenVerifier, *keySet, error) {
 	keys, err := v.keysOf(ctx, iss)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	iss.mu.Lock()
 	defer iss.mu.Unlock()
 	if ov, ok := iss.verifiers[claimedIss]; ok {
-		return ov, nil
+		return ov, keys, nil
 	}
 	ov := oidc.NewVerifier(claimedIss, keys, &oidc.Config{
 		// Audiences are checked against the issuer's list, not one client id.
@@ -379,7 +403,7 @@ func (v *Verifier) verifierFor(ctx context.Context, iss *issuer, claimedIss stri
 		Now:                  v.opts.Now,
 	})
 	iss.verifiers[claimedIss] = ov
-	return ov, nil
+	return ov, keys, nil
 }
 
 // keysOf returns the issuer's key set: jwks_uri, the profile's known key set, or

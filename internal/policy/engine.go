@@ -181,6 +181,10 @@ func compile(ctx context.Context, b *bundle.Bundle, query string) (*Engine, erro
 		// A built-in that fails (say, to_number("x")) is an error, hence a deny,
 		// not a silently undefined expression that a rule might read as absence.
 		rego.StrictBuiltinErrors(true),
+		// The store keeps the bundle's data as AST values: a rule reading
+		// data.rbac.bindings[kind][value] then costs a lookup, not a
+		// conversion of the document it reads on every evaluation.
+		rego.StoreReadAST(true),
 	)
 	pq, err := r.PrepareForEval(ctx)
 	if err != nil {
