@@ -70,6 +70,9 @@ func statementMatches(st events.IAMPolicyStatement, arn string) bool {
 // keeps it O(len·len) at worst and without recursion, so a hostile ARN cannot
 // make it slow.
 func wildcardMatch(pattern, s string) bool {
+	if !strings.Contains(pattern, "?") && utf8.ValidString(pattern) {
+		return starMatch(pattern, s)
+	}
 	p, i := 0, 0        // byte offsets of the next pattern and input characters
 	star, mark := -1, 0 // the last '*' seen, and where in s its match ends now
 	for i < len(s) {
@@ -99,6 +102,40 @@ func wildcardMatch(pattern, s string) bool {
 		p++
 	}
 	return p == len(pattern)
+}
+
+// starMatch is wildcardMatch for a valid UTF-8 pattern without '?': the
+// text before the first '*' must start s, the text after the last end it, and
+// the texts between them follow in order, each matched where it first occurs
+// (which leaves the most room for the rest). Byte offsets are safe: a valid
+// UTF-8 text can only be found at a character boundary of s, and an invalid
+// byte of s is a character of its own either way. Linear, with no allocation:
+// every IAM response checks some thirty such patterns against its ARN.
+func starMatch(pattern, s string) bool {
+	first := strings.IndexByte(pattern, '*')
+	if first < 0 {
+		return pattern == s
+	}
+	last := strings.LastIndexByte(pattern, '*')
+	head, tail := pattern[:first], pattern[last+1:]
+	if len(s) < len(head)+len(tail) || !strings.HasPrefix(s, head) || !strings.HasSuffix(s, tail) {
+		return false
+	}
+	rest := s[len(head) : len(s)-len(tail)]
+	for middle := pattern[first+1 : last+1]; middle != ""; {
+		star := strings.IndexByte(middle, '*')
+		part := middle[:star]
+		middle = middle[star+1:]
+		if part == "" {
+			continue
+		}
+		at := strings.Index(rest, part)
+		if at < 0 {
+			return false
+		}
+		rest = rest[at+len(part):]
+	}
+	return true
 }
 
 // View is what API Gateway takes from an authorizer's response: the principal,
