@@ -15,22 +15,28 @@ import (
 // well inside what CloudWatch Logs takes (256 KB). It copies what it changes
 // and never changes v.
 func clip(v any, at string, clipped *[]string) any {
-	out, _ := clipValue(v, at, clipped)
+	path := []string{at}
+	out, _ := clipValue(v, &path, clipped)
 	return out
 }
 
-func clipValue(v any, at string, clipped *[]string) (any, bool) {
+// clipValue walks v with path, the pointer's parts so far (the root, then
+// keys and indexes, unescaped): the pointer is only written out for a string
+// it cuts, so that a line with nothing to cut costs no allocation here.
+func clipValue(v any, path *[]string, clipped *[]string) (any, bool) {
 	switch x := v.(type) {
 	case string:
 		if len(x) <= logging.MaxValueBytes {
 			return x, false
 		}
-		*clipped = append(*clipped, at)
+		*clipped = append(*clipped, pointer(*path))
 		return logging.Clean(x), true
 	case map[string]any:
 		var out map[string]any
 		for k, item := range x {
-			c, changed := clipValue(item, at+"/"+escapePointer(k), clipped)
+			*path = append(*path, k)
+			c, changed := clipValue(item, path, clipped)
+			*path = (*path)[:len(*path)-1]
 			if !changed {
 				continue
 			}
@@ -49,7 +55,9 @@ func clipValue(v any, at string, clipped *[]string) (any, bool) {
 	case []any:
 		var out []any
 		for i, item := range x {
-			c, changed := clipValue(item, at+"/"+strconv.Itoa(i), clipped)
+			*path = append(*path, strconv.Itoa(i))
+			c, changed := clipValue(item, path, clipped)
+			*path = (*path)[:len(*path)-1]
 			if !changed {
 				continue
 			}
@@ -71,7 +79,7 @@ func clipValue(v any, at string, clipped *[]string) (any, bool) {
 			if out == nil {
 				out = append([]string(nil), x...)
 			}
-			*clipped = append(*clipped, at+"/"+strconv.Itoa(i))
+			*clipped = append(*clipped, pointer(append(*path, strconv.Itoa(i))))
 			out[i] = logging.Clean(item)
 		}
 		if out == nil {
@@ -80,6 +88,17 @@ func clipValue(v any, at string, clipped *[]string) (any, bool) {
 		return out, true
 	}
 	return v, false
+}
+
+// pointer writes a JSON pointer from its root and its unescaped parts.
+func pointer(parts []string) string {
+	var b strings.Builder
+	b.WriteString(parts[0])
+	for _, p := range parts[1:] {
+		b.WriteByte('/')
+		b.WriteString(escapePointer(p))
+	}
+	return b.String()
 }
 
 // escapePointer escapes a key for a JSON pointer (RFC 6901).
