@@ -148,3 +148,11 @@ test_the_lists_can_be_extended if {
 		with log.sensitive_names as {"x-partner-key"}
 		with log.sensitive_name_parts as {"passphrase"}
 }
+
+test_name_parts_are_matched_as_written if {
+	log.sensitive("x-my.token+v2") with log.sensitive_name_parts as {".token+"}
+	not log.sensitive("x-myXtoken+v2") with log.sensitive_name_parts as {".token+"}
+	not log.sensitive("x-anything") with log.sensitive_name_parts as set()
+	log.sensitive("X-Session-Id")
+	not log.sensitive("accept")
+}
