@@ -14,7 +14,7 @@ DIST    := dist
 REGO    := rego bundles/default --ignore examples
 SCHEMA  := bundles/schemas
 
-.PHONY: all build run test go-test policy-test policy-ci lint vulncheck vulndb deploy-check fmt bench package bundle clean help
+.PHONY: all build run test go-test policy-test policy-ci lint vulncheck vulndb deploy-check fmt bench bench-go package bundle clean help
 
 all: build
 
@@ -30,7 +30,8 @@ help:
 	@echo "make lint         gofmt, go vet, staticcheck"
 	@echo "make deploy-check terraform fmt of deploy/terraform, and the checks of the Terraform and SAM templates against the binary"
 	@echo "make vulncheck    govulncheck, offline, against the database of tools/vulndb/go.mod"
-	@echo "make bench        the handler benchmark (warm decision latency)"
+	@echo "make bench        the comparison with a hand-written authorizer and OPA's other deployments, cold start, size, memory"
+	@echo "make bench-go     the packages' Go benchmarks"
 
 # The commit the sources come from, when they do not differ from it: the
 # embedded default bundle's revision, and make bundle's. With local changes no
@@ -71,7 +72,7 @@ policy-test:
 policy-ci: policy-test
 
 lint:
-	@test -z "$$(gofmt -l cmd internal test rego bundles deploy)" || { echo "gofmt would change:"; gofmt -l cmd internal test rego bundles deploy; exit 1; }
+	@test -z "$$(gofmt -l cmd internal test rego bundles deploy bench)" || { echo "gofmt would change:"; gofmt -l cmd internal test rego bundles deploy bench; exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
@@ -99,7 +100,7 @@ vulncheck: vulndb
 	$(GO) tool govulncheck -db file://$(VULNDB) ./...
 
 fmt:
-	gofmt -w cmd internal test rego bundles deploy
+	gofmt -w cmd internal test rego bundles deploy bench
 	$(OPA) fmt -w rego
 	@if command -v terraform >/dev/null; then TF_CLI_CONFIG_FILE=/dev/null terraform fmt -recursive deploy/terraform; fi
 
@@ -122,8 +123,20 @@ deploy-check:
 	else echo "make deploy-check: no cfn-lint on PATH, so the SAM template is not linted"; fi
 	$(GO) test -count=1 ./deploy
 
+# The comparison of issue 12, in one interleaved run each: the project against
+# a hand-written authorizer (bench/floor), OPA as a server on loopback and
+# OPA compiled per request, on a small and a realistic event; the policy
+# alone at 10, 1,000 and 10,000 bindings; then the real bootstrap's cold
+# start, package size and memory after BENCH_DECISIONS decisions under a fake
+# Lambda Runtime API (bench/process). Tables on stdout; about 5 minutes.
+BENCH_DECISIONS ?= 100000
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/authorizer
+	$(GO) run ./bench/compare
+	$(GO) run ./bench/process -decisions $(BENCH_DECISIONS)
+
+# The packages' own Go benchmarks (the handler, the decision log, the policy).
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/authorizer ./internal/policy ./internal/delivery ./bench
 
 # One bundle from a policy folder and the lib, as the authorizer reads them:
 # roots, the revision (the git commit by default), and a signature with
