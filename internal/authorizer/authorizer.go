@@ -17,6 +17,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/apigw-authz/authz/internal/decision"
 	"github.com/apigw-authz/authz/internal/decisionlog"
 	"github.com/apigw-authz/authz/internal/gateway"
@@ -36,6 +38,18 @@ type Verifier interface {
 // decision query, which the authorizer validates and logs as it is.
 type Decider interface {
 	Evaluate(ctx context.Context, input map[string]any) (any, error)
+}
+
+// ValueDecider is a Decider that also evaluates an input already converted to
+// a Rego value. The authorizer then converts the input once, for the policy,
+// the shadow query and OPA's mask rules in the decision log.
+type ValueDecider interface {
+	EvaluateValue(ctx context.Context, input ast.Value) (any, error)
+}
+
+// ValueShadower is a Shadower that takes the input as a Rego value.
+type ValueShadower interface {
+	ShadowValue(ctx context.Context, input ast.Value) (any, error)
 }
 
 // Shadower is a Decider with a shadow query (AUTHZ_SHADOW_QUERY): a second
@@ -236,7 +250,7 @@ func (a *Authorizer) decide(ctx context.Context, event []byte, res *Result) {
 		res.Input["token"] = res.Token.Document()
 	}
 	began := a.opts.Now()
-	value, err := a.opts.Decider.Evaluate(ctx, res.Input)
+	value, err := a.evaluate(ctx, res)
 	res.Eval = a.opts.Now().Sub(began)
 	if err == nil {
 		res.Value = &value
@@ -266,6 +280,21 @@ func (a *Authorizer) decide(ctx context.Context, event []byte, res *Result) {
 		return
 	}
 	res.Outcome, res.Reason, res.Response = outcome, reason, resp
+}
+
+// evaluate asks the policy, with the input as a Rego value when the Decider
+// takes one (kept in res for the shadow and the log).
+func (a *Authorizer) evaluate(ctx context.Context, res *Result) (any, error) {
+	vd, ok := a.opts.Decider.(ValueDecider)
+	if !ok {
+		return a.opts.Decider.Evaluate(ctx, res.Input)
+	}
+	v, err := ast.InterfaceToValue(res.Input)
+	if err != nil {
+		return nil, &policy.Error{Reason: policy.ReasonEval, Err: fmt.Errorf("input: %v", err)}
+	}
+	res.InputValue = v
+	return vd.EvaluateValue(ctx, v)
 }
 
 // takeToken finds the token of the event and removes its source from the

@@ -15,6 +15,14 @@ import (
 	"github.com/apigw-authz/authz/internal/policy"
 )
 
+
+// The policy in force takes the input as a Rego value, converted once for
+// the policy, the shadow and the decision log's mask rules.
+var (
+	_ ValueDecider  = (*delivery.Policy)(nil)
+	_ ValueShadower = (*delivery.Policy)(nil)
+)
+
 // Build assembles the authorizer from the configuration: the token verifier, the
 // compiled policy and the gateway adapter. It compiles the policy once, here; the
 // identity providers are contacted by Warm or on first use.

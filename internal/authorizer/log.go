@@ -86,6 +86,7 @@ func (a *Authorizer) log(ctx context.Context, res *Result) {
 		Timestamp:  res.Time,
 		Path:       a.path,
 		Input:      res.Input,
+		InputValue: res.InputValue,
 		Result:     res.Value,
 		Bundles:    a.bundles(),
 		Timers:     timers,

@@ -3,6 +3,8 @@ package authorizer
 import (
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/apigw-authz/authz/internal/decision"
 	"github.com/apigw-authz/authz/internal/gateway"
 	"github.com/apigw-authz/authz/internal/identity"
@@ -52,8 +54,11 @@ type Result struct {
 	Event *gateway.Event
 	// Token is the verified token, nil when there was none.
 	Token *identity.Token
-	// Input is the document the policy saw, nil when it was not asked.
-	Input map[string]any
+	// Input is the document the policy saw, nil when it was not asked;
+	// InputValue is the same as a Rego value, when the Decider takes one
+	// (see ValueDecider).
+	Input      map[string]any
+	InputValue ast.Value
 	// Value is the decision query's value as the policy returned it, nil
 	// when the policy was not asked or had none.
 	Value *any

@@ -42,7 +42,13 @@ func (a *Authorizer) shadow(ctx context.Context, res *Result) {
 		}
 		sh.Latency = a.opts.Now().Sub(began)
 	}()
-	v, err := s.Shadow(ctx, res.Input)
+	var v any
+	var err error
+	if vs, ok := s.(ValueShadower); ok && res.InputValue != nil {
+		v, err = vs.ShadowValue(ctx, res.InputValue)
+	} else {
+		v, err = s.Shadow(ctx, res.Input)
+	}
 	var d *decision.Decision
 	if err == nil {
 		d, err = policy.ParseDecision(v)

@@ -44,6 +44,10 @@ type Entry struct {
 	Path string
 	// Input is the input document, nil when the policy was not asked.
 	Input map[string]any
+	// InputValue, when set, is Input as the policy evaluated it, a Rego
+	// value: OPA's mask and drop rules read it without a conversion of
+	// their own.
+	InputValue ast.Value
 	// Result is the value of the decision query, nil when it had none.
 	Result *any
 	// Bundles are the revisions of the policy's bundles, by name.
@@ -111,7 +115,10 @@ func (l *Logger) Log(ctx context.Context, e Entry) {
 	for name, rev := range e.Bundles {
 		info.Bundles[name] = server.BundleInfo{Revision: rev}
 	}
-	if input != nil {
+	switch {
+	case e.InputValue != nil:
+		info.InputAST = e.InputValue
+	case input != nil:
 		// The mask and drop rules' input, converted directly: OPA would
 		// encode the input to JSON and decode it again.
 		info.InputAST, _ = ast.InterfaceToValue(*input)

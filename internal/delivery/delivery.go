@@ -236,6 +236,25 @@ func (p *Policy) Evaluate(ctx context.Context, input map[string]any) (any, error
 	return e.Evaluate(ctx, input)
 }
 
+// EvaluateValue is Evaluate for an input already converted to a Rego value.
+func (p *Policy) EvaluateValue(ctx context.Context, input ast.Value) (any, error) {
+	p.checkIfDue(ctx)
+	e, err := p.engine()
+	if err != nil {
+		return nil, err
+	}
+	return e.EvaluateValue(ctx, input)
+}
+
+// ShadowValue is Shadow for an input already converted to a Rego value.
+func (p *Policy) ShadowValue(ctx context.Context, input ast.Value) (any, error) {
+	e, err := p.engine()
+	if err != nil {
+		return nil, err
+	}
+	return e.ShadowValue(ctx, input)
+}
+
 // Shadow evaluates the shadow query of the policy in force (see
 // policy.Engine.Shadow).
 func (p *Policy) Shadow(ctx context.Context, input map[string]any) (any, error) {

@@ -343,6 +343,24 @@ func (e *Engine) Shadow(ctx context.Context, input map[string]any) (any, error) 
 	return evaluate(ctx, &e.shadow.query, e.shadow.text, input)
 }
 
+// ShadowValue is Shadow for an input already converted to a Rego value.
+func (e *Engine) ShadowValue(ctx context.Context, input ast.Value) (any, error) {
+	switch {
+	case e.shadow == nil:
+		return nil, &Error{Reason: ReasonUndefined, Err: errors.New("no shadow query is configured")}
+	case e.shadow.err != nil:
+		return nil, &Error{Reason: ReasonEval, Err: e.shadow.err}
+	}
+	return evaluateValue(ctx, &e.shadow.query, e.shadow.text, input)
+}
+
+// EvaluateValue is Evaluate for an input already converted to a Rego value
+// (ast.InterfaceToValue): a caller that needs the value too, as the
+// decision log does for OPA's mask rules, converts the input once.
+func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) (any, error) {
+	return evaluateValue(ctx, &e.query, e.text, input)
+}
+
 // Evaluate returns the raw value of the query for input, before validation.
 func (e *Engine) Evaluate(ctx context.Context, input map[string]any) (any, error) {
 	return e.evaluate(ctx, input)
@@ -357,6 +375,10 @@ func evaluate(ctx context.Context, query *rego.PreparedEvalQuery, text string, i
 	if err != nil {
 		return nil, &Error{Reason: ReasonEval, Err: fmt.Errorf("input: %v", err)}
 	}
+	return evaluateValue(ctx, query, text, value, opts...)
+}
+
+func evaluateValue(ctx context.Context, query *rego.PreparedEvalQuery, text string, value ast.Value, opts ...rego.EvalOption) (any, error) {
 	rs, err := query.Eval(ctx, append([]rego.EvalOption{rego.EvalParsedInput(value)}, opts...)...)
 	if err != nil {
 		return nil, &Error{Reason: ReasonEval, Err: err}
