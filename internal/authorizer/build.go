@@ -15,7 +15,6 @@ import (
 	"github.com/apigw-authz/authz/internal/policy"
 )
 
-
 // The policy in force takes the input as a Rego value, converted once for
 // the policy, the shadow and the decision log's mask rules.
 var (
