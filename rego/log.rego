@@ -71,16 +71,30 @@ sensitive(name) if {
 sensitive(name) if {
 	is_string(name)
 	count(sensitive_name_parts) > 0
+	sensitive_parts_compile
 	regex.match(sensitive_parts_pattern, lower(name))
+}
+
+# A list of parts too long or nested for one expression is tested part by
+# part: a regex.match that fails is undefined here, not an error, and would
+# leave every header unmasked.
+sensitive(name) if {
+	is_string(name)
+	not sensitive_parts_compile
+	some part in sensitive_name_parts
+	contains(lower(name), lower(part))
 }
 
 # Every name part in one regular expression, built once per event and
 # compiled once per process (OPA caches it): a header costs one match, not
-# one test per part. The parts are quoted, so a part is matched as written.
+# one test per part. The parts are quoted, so a part is matched as written,
+# and lower-cased, as the names they are compared with.
 sensitive_parts_pattern := concat("|", [quoted |
 	some part in sensitive_name_parts
-	quoted := regex.replace(part, `[\\.+*?()|\[\]{}^$]`, `\$0`)
+	quoted := regex.replace(lower(part), `[\\.+*?()|\[\]{}^$]`, `\$0`)
 ])
+
+sensitive_parts_compile if regex.is_valid(sensitive_parts_pattern)
 
 # The request's maps of named values that may hold a credential.
 named_fields := {"headers", "query"}
