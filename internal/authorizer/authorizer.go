@@ -161,9 +161,14 @@ func (a *Authorizer) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 	}
 	b, err := json.Marshal(res.Response)
 	if err != nil {
-		// Nothing a client sends can make a response that does not encode;
-		// should it happen, API Gateway gets an error (500), never an Allow.
-		return nil, fmt.Errorf("encoding the response: %w", err)
+		// Nothing a client sends makes a response that does not encode (its
+		// context comes from the policy); should it happen, this request is
+		// denied, and if even that cannot be said, API Gateway gets an error
+		// (500): never an Allow.
+		a.opts.Log.Error("encoding the response failed; denied", "decision_id", res.DecisionID, "error", err.Error())
+		if b, err = json.Marshal(a.opts.Responder.Fail(res.Event, res.PrincipalID)); err != nil {
+			return nil, fmt.Errorf("encoding the response: %w", err)
+		}
 	}
 	return b, nil
 }

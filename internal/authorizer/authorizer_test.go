@@ -374,23 +374,34 @@ func TestIdentityProviderDownIsDenyNotUnauthorized(t *testing.T) {
 	}
 }
 
+// TestLambdaHandlerInvoke: the raw handler the Lambda runs (Invoke) and the
+// typed one (Handle, through aws-lambda-go's wrapper) answer alike: the IAM
+// policy as JSON, and for a 401 the error whose text API Gateway matches;
+// and the raw one denies what is not even JSON.
 func TestLambdaHandlerInvoke(t *testing.T) {
 	f := newFixture(t)
 	a := f.authorizer(t, "", nil)
-	h := lambda.NewHandler(a.Handle)
-	out, err := h.Invoke(context.Background(), restEvent("GET", "/orders/9", bearer(f.token(t, "bob", "orders-readers"))))
-	if err != nil {
-		t.Fatal(err)
+	for name, h := range map[string]lambda.Handler{"Invoke": a, "Handle": lambda.NewHandler(a.Handle)} {
+		out, err := h.Invoke(context.Background(), restEvent("GET", "/orders/9", bearer(f.token(t, "bob", "orders-readers"))))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var resp events.APIGatewayCustomAuthorizerResponse
+		if err := json.Unmarshal(out, &resp); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if resp.PrincipalID != "bob" || !gateway.Allows(resp.PolicyDocument, methodARN+"GET/orders/9") || resp.Context["roles"] != "reader" {
+			t.Fatalf("%s: response %s", name, out)
+		}
+		if _, err := h.Invoke(context.Background(), restEvent("GET", "/orders/9", nil)); err == nil || err.Error() != "Unauthorized" {
+			t.Fatalf("%s: no token: %v", name, err)
+		}
 	}
-	var resp events.APIGatewayCustomAuthorizerResponse
-	if err := json.Unmarshal(out, &resp); err != nil {
-		t.Fatal(err)
-	}
-	if resp.PrincipalID != "bob" || !gateway.Allows(resp.PolicyDocument, methodARN+"GET/orders/9") || resp.Context["roles"] != "reader" {
-		t.Fatalf("response %s", out)
-	}
-	if _, err := h.Invoke(context.Background(), restEvent("GET", "/orders/9", nil)); err == nil || !strings.Contains(err.Error(), "Unauthorized") {
-		t.Fatalf("no token: %v", err)
+	// Bytes that are not JSON reach the raw handler, which denies them; the
+	// typed handler's wrapper fails to decode them first (a 500).
+	out, err := a.Invoke(context.Background(), []byte(`{"type":"REQUEST","methodArn":`))
+	if err != nil || !strings.Contains(string(out), `"Effect":"Deny"`) {
+		t.Fatalf("a malformed event: %s, %v; want a Deny", out, err)
 	}
 }
 

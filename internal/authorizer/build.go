@@ -36,8 +36,12 @@ func BuildWithVerifier(ctx context.Context, cfg config.Config, log *slog.Logger,
 		log = slog.New(slog.DiscardHandler)
 	}
 	if v == nil {
+		cache := cfg.TokenCache
+		if cache == 0 {
+			cache = -1 // identity's "off"
+		}
 		iv, err := identity.New(cfg.Issuers, identity.Options{Logger: log, KeyCooldown: cfg.JWKSCooldown, HTTPTimeout: cfg.IdPTimeout,
-			Snapshot: cfg.JWKSSnapshot})
+			Snapshot: cfg.JWKSSnapshot, TokenCacheSize: cache})
 		if err != nil {
 			return nil, &config.Error{Variable: "AUTHZ_ISSUERS", Err: err}
 		}

@@ -39,6 +39,9 @@ type Config struct {
 	JWKSCooldown time.Duration
 	// IdPTimeout bounds each fetch of a discovery document or key set.
 	IdPTimeout time.Duration
+	// TokenCache is AUTHZ_TOKEN_CACHE: how many verified tokens are
+	// remembered until their exp; 0 verifies every token every time.
+	TokenCache int
 	// JWKSSnapshot is the file AUTHZ_JWKS_SNAPSHOT names, read and checked: key
 	// sets to start from instead of fetching them. Nil when unset.
 	JWKSSnapshot *identity.Snapshot
@@ -85,6 +88,7 @@ func FromEnv(getenv func(string) string, issuersOptional bool) (Config, error) {
 		OPAConfig:        strings.TrimSpace(getenv("AUTHZ_OPA_CONFIG")),
 		Metrics:          true,
 		MetricsNamespace: "Authz",
+		TokenCache:       1024,
 	}
 	var errs []error
 	bad := func(variable string, err error) { errs = append(errs, &Error{Variable: variable, Err: err}) }
@@ -137,6 +141,14 @@ func FromEnv(getenv func(string) string, issuersOptional bool) (Config, error) {
 	}
 	if c.IdPTimeout, err = duration(getenv("AUTHZ_IDP_TIMEOUT"), c.IdPTimeout, 100*time.Millisecond, 10*time.Second); err != nil {
 		bad("AUTHZ_IDP_TIMEOUT", err)
+	}
+	if v := strings.TrimSpace(getenv("AUTHZ_TOKEN_CACHE")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 100000 {
+			bad("AUTHZ_TOKEN_CACHE", fmt.Errorf("%q is not a number of tokens from 0 (no cache) to 100000", v))
+		} else {
+			c.TokenCache = n
+		}
 	}
 	if c.BundlePollInterval, err = pollInterval(getenv("AUTHZ_BUNDLE_POLL_INTERVAL")); err != nil {
 		bad("AUTHZ_BUNDLE_POLL_INTERVAL", err)

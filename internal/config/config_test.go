@@ -30,7 +30,7 @@ func TestDefaults(t *testing.T) {
 	if !reflect.DeepEqual(c.TokenSources, identity.DefaultSources) || c.Query != "data.authz.decision" ||
 		!c.SimpleResponses || !c.DecisionLog || c.AllowAmbiguousPaths || c.LogLevel != slog.LevelInfo || c.Bundle != "" || len(c.Issuers) != 1 ||
 		c.JWKSCooldown != 15*time.Second || c.IdPTimeout != 3*time.Second || c.BundlePollInterval != time.Minute || c.OPAConfig != "" ||
-		c.ShadowQuery != "" || !c.Metrics || c.MetricsNamespace != "Authz" {
+		c.ShadowQuery != "" || !c.Metrics || c.MetricsNamespace != "Authz" || c.TokenCache != 1024 {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -52,6 +52,7 @@ func TestEverySetting(t *testing.T) {
 		"AUTHZ_SHADOW_QUERY":          "data.candidate.decision",
 		"AUTHZ_METRICS":               "OFF",
 		"AUTHZ_METRICS_NAMESPACE":     "Team/Authz prod",
+		"AUTHZ_TOKEN_CACHE":           "0",
 	}), false)
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +93,8 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_JWKS_COOLDOWN": "15"}, []string{"AUTHZ_JWKS_COOLDOWN:"}},
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_JWKS_COOLDOWN": "1h"}, []string{"AUTHZ_JWKS_COOLDOWN:"}},
 		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_IDP_TIMEOUT": "1ms"}, []string{"AUTHZ_IDP_TIMEOUT:"}},
+		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_TOKEN_CACHE": "-1"}, []string{"AUTHZ_TOKEN_CACHE:"}},
+		{map[string]string{"AUTHZ_ISSUERS": issuers, "AUTHZ_TOKEN_CACHE": "lots"}, []string{"AUTHZ_TOKEN_CACHE:"}},
 		// Several mistakes are reported together.
 		{map[string]string{"AUTHZ_LOG_LEVEL": "verbose", "AUTHZ_DECISION_LOG": "x"}, []string{"AUTHZ_ISSUERS:", "AUTHZ_LOG_LEVEL:", "AUTHZ_DECISION_LOG:"}},
 	}

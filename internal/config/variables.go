@@ -33,6 +33,7 @@ var Variables = []Variable{
 	{Name: "AUTHZ_LOG_LEVEL", Default: "info"},
 	{Name: "AUTHZ_JWKS_COOLDOWN", Default: "15s"},
 	{Name: "AUTHZ_IDP_TIMEOUT", Default: "3s"},
+	{Name: "AUTHZ_TOKEN_CACHE", Default: "1024"},
 }
 
 // Lookup returns the variable called name, and whether the authorizer reads it.

@@ -22,15 +22,30 @@ import (
 // full verification, which a cache hit must not skip); and it is bounded.
 // Every other check is one a verified token can only pass better as time
 // goes on: nbf and iat recede, the remaining lifetime shrinks.
+//
+// Memory is bounded twice: by the number of tokens, and by their bytes
+// (cacheBytes), since a signed token's claims can take many times its own
+// length once decoded.
 type tokenCache struct {
-	max  int
-	hits atomic.Int64 // tokens answered from the cache
+	max   int
+	bytes int          // the raw tokens' bytes held
+	hits  atomic.Int64 // tokens answered from the cache
 
 	mu      sync.Mutex
 	entries map[[sha256.Size]byte]cached
 }
 
+// cacheBytes bounds the raw bytes of the tokens a cache holds: some 500
+// Entra access tokens, and at most a few tens of MiB once decoded, whatever
+// their claims.
+const cacheBytes = 1 << 20
+
+// maxCachedToken is the largest token cached: larger ones, which only a
+// token stuffed with claims reaches, are verified every time.
+const maxCachedToken = 8 << 10
+
 type cached struct {
+	size    int // len of the raw token
 	token   *Token
 	expires time.Time
 	keys    *keySet
@@ -58,7 +73,7 @@ func (c *tokenCache) get(key [sha256.Size]byte, now time.Time) (*Token, bool) {
 	if !now.Before(e.expires) || gen != e.gen || !fresh {
 		c.mu.Lock()
 		if cur, ok := c.entries[key]; ok && cur == e {
-			delete(c.entries, key)
+			c.remove(key)
 		}
 		c.mu.Unlock()
 		return nil, false
@@ -67,10 +82,11 @@ func (c *tokenCache) get(key [sha256.Size]byte, now time.Time) (*Token, bool) {
 	return e.token.clone(), true
 }
 
-// put keeps tok, verified with keys at generation gen (read before the
-// verification began, so that keys changed meanwhile invalidate it).
-func (c *tokenCache) put(key [sha256.Size]byte, tok *Token, keys *keySet, gen uint64, now time.Time) {
-	if c == nil || c.max <= 0 || tok.ExpiresAt == 0 {
+// put keeps tok, whose raw token has size bytes, verified with keys at
+// generation gen (read before the verification began, so that keys changed
+// meanwhile invalidate it).
+func (c *tokenCache) put(key [sha256.Size]byte, size int, tok *Token, keys *keySet, gen uint64, now time.Time) {
+	if c == nil || c.max <= 0 || tok.ExpiresAt == 0 || size > maxCachedToken {
 		return
 	}
 	expires := time.Unix(tok.ExpiresAt, 0)
@@ -79,21 +95,31 @@ func (c *tokenCache) put(key [sha256.Size]byte, tok *Token, keys *keySet, gen ui
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
+	if _, ok := c.entries[key]; ok {
+		c.remove(key)
+	}
+	if len(c.entries) >= c.max || c.bytes+size > cacheBytes {
 		for k, e := range c.entries {
 			if !now.Before(e.expires) {
-				delete(c.entries, k)
+				c.remove(k)
 			}
 		}
-		// Still full: any entry goes (Go's map order is random).
+		// Still over: any entry goes (Go's map order is random).
 		for k := range c.entries {
-			if len(c.entries) < c.max {
+			if len(c.entries) < c.max && c.bytes+size <= cacheBytes {
 				break
 			}
-			delete(c.entries, k)
+			c.remove(k)
 		}
 	}
-	c.entries[key] = cached{token: tok.clone(), expires: expires, keys: keys, gen: gen}
+	c.entries[key] = cached{size: size, token: tok.clone(), expires: expires, keys: keys, gen: gen}
+	c.bytes += size
+}
+
+// remove deletes an entry, held under c.mu.
+func (c *tokenCache) remove(key [sha256.Size]byte) {
+	c.bytes -= c.entries[key].size
+	delete(c.entries, key)
 }
 
 // clone copies the token deeply, so that what a caller does with its token

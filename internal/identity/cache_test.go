@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -221,5 +222,46 @@ func TestCacheUnderConcurrency(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestCacheBoundsItsBytes: however many entries are allowed, the raw tokens
+// held stay within cacheBytes, and a token over maxCachedToken is verified
+// every time rather than cached.
+func TestCacheBoundsItsBytes(t *testing.T) {
+	iss := startIssuer(t, "ES256")
+	c := newClock(time.Now())
+	v := cachedVerifier(t, iss, c, 100000)
+	pad := strings.Repeat("x", 5000) // a token of some 7 KB
+	for i := range 200 {
+		claims := iss.Claims(fmt.Sprint("user-", i))
+		claims["pad"] = pad
+		tok := mint(t, iss, claims)
+		for range 2 {
+			if _, err := v.Verify(context.Background(), tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if v.cache.bytes > cacheBytes {
+			t.Fatalf("%d bytes held, bound %d", v.cache.bytes, cacheBytes)
+		}
+	}
+	held := 0
+	for _, e := range v.cache.entries {
+		held += e.size
+	}
+	if held != v.cache.bytes || len(v.cache.entries) == 0 {
+		t.Fatalf("%d entries of %d bytes, counted %d", len(v.cache.entries), held, v.cache.bytes)
+	}
+	claims := iss.Claims("big")
+	claims["pad"] = strings.Repeat("y", 9000) // some 12 KB: under MaxTokenBytes, over maxCachedToken
+	big := mint(t, iss, claims)
+	for range 2 {
+		if _, err := v.Verify(context.Background(), big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := v.cache.entries[cacheKey(big)]; ok {
+		t.Fatal("a token over maxCachedToken was cached")
 	}
 }

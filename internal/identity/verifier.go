@@ -49,7 +49,8 @@ type Options struct {
 	// jwks_uri) before any fetch: see Snapshot.
 	Snapshot *Snapshot
 	// TokenCacheSize bounds the tokens remembered after they verify (see
-	// tokenCache). Default 1024; negative turns the cache off.
+	// tokenCache), within 1 MiB of tokens. Default 1024; negative turns the
+	// cache off.
 	TokenCacheSize int
 }
 
@@ -189,6 +190,9 @@ func (v *Verifier) all() []*issuer {
 // Verify checks raw and returns its verified, normalised token. Every error is an
 // *Error whose Reason says what failed.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
+	if len(raw) > MaxTokenBytes {
+		return nil, fail(ReasonMalformed, "the token has %d bytes, over the %d-byte limit", len(raw), MaxTokenBytes)
+	}
 	key := cacheKey(raw)
 	if tok, ok := v.cache.get(key, v.opts.Now()); ok {
 		return tok, nil
@@ -238,7 +242,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 	// Cached only if the keys did not change meanwhile (the first fetch of a
 	// set is a change too): the next verification caches it then.
 	if after, _ := keys.generation(); after == gen {
-		v.cache.put(key, tok, keys, gen, v.opts.Now())
+		v.cache.put(key, len(raw), tok, keys, gen, v.opts.Now())
 	}
 	return tok, nil
 }

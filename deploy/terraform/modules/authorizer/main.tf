@@ -27,6 +27,7 @@ locals {
     AUTHZ_LOG_LEVEL             = var.log_level
     AUTHZ_JWKS_COOLDOWN         = var.jwks_cooldown
     AUTHZ_IDP_TIMEOUT           = var.idp_timeout
+    AUTHZ_TOKEN_CACHE           = tostring(var.token_cache)
   }
   variables = { for name, value in local.environment : name => value if value != null }
 

@@ -288,3 +288,14 @@ variable "jwks_snapshot" {
   type        = string
   default     = null
 }
+
+variable "token_cache" {
+  description = "How many verified tokens are remembered until their exp, while the key set that verified them is unchanged (AUTHZ_TOKEN_CACHE); 0 verifies every token every time."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.token_cache >= 0 && var.token_cache <= 100000 && floor(var.token_cache) == var.token_cache
+    error_message = "token_cache must be a whole number from 0 to 100000."
+  }
+}

@@ -39,6 +39,7 @@ run "defaults" {
       AUTHZ_LOG_LEVEL             = "info"
       AUTHZ_JWKS_COOLDOWN         = "15s"
       AUTHZ_IDP_TIMEOUT           = "3s"
+      AUTHZ_TOKEN_CACHE           = "1024"
     })
     error_message = "the default environment is not the authorizer's defaults with the issuers: ${jsonencode(aws_lambda_function.this.environment[0].variables)}"
   }
