@@ -11,8 +11,7 @@ import (
 
 // tokenCache remembers tokens that verified, so that a token presented again
 // within its lifetime costs a hash and a map lookup instead of a parse and a
-// signature check. It is what makes a client's second request cheaper than a
-// hand-written authorizer that verifies every time.
+// signature check: a client's second request costs less than its first.
 //
 // It must never let through a token that would not verify now. So it holds
 // successes only, keyed by the SHA-256 of the whole token (the token itself is
