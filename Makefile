@@ -14,7 +14,7 @@ DIST    := dist
 REGO    := rego bundles/default --ignore examples
 SCHEMA  := bundles/schemas
 
-.PHONY: all build run test go-test policy-test policy-ci lint vulncheck vulndb deploy-check fmt bench bench-go package bundle clean help
+.PHONY: all build run test go-test policy-test policy-ci lint vulncheck vulndb deploy-check fmt bench bench-go fuzz package bundle clean help
 
 all: build
 
@@ -32,6 +32,7 @@ help:
 	@echo "make vulncheck    govulncheck, offline, against the database of tools/vulndb/go.mod"
 	@echo "make bench        the comparison with a hand-written authorizer and OPA's other deployments, cold start, size, memory"
 	@echo "make bench-go     the packages' Go benchmarks"
+	@echo "make fuzz         each fuzz target for FUZZTIME (default 1m); make test runs them on their seeds"
 
 # The commit the sources come from, when they do not differ from it: the
 # embedded default bundle's revision, and make bundle's. With local changes no
@@ -133,6 +134,17 @@ BENCH_DECISIONS ?= 100000
 bench:
 	$(GO) run ./bench/compare
 	$(GO) run ./bench/process -decisions $(BENCH_DECISIONS)
+
+# The fuzz targets, one after the other, each for FUZZTIME. make test runs
+# them on their seeds and on what earlier runs found (testdata/fuzz).
+FUZZTIME ?= 1m
+FUZZ_TARGETS = ./internal/authorizer:FuzzHandler ./internal/gateway:FuzzWildcardMatch \
+	./internal/gateway:FuzzAmbiguousPathDeny ./internal/policy:FuzzRegoVsIAM
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "$$name ($$pkg), $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 # The packages' own Go benchmarks (the handler, the decision log, the policy).
 bench-go:
