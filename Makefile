@@ -138,7 +138,8 @@ bench:
 # The fuzz targets, one after the other, each for FUZZTIME. make test runs
 # them on their seeds and on what earlier runs found (testdata/fuzz).
 FUZZTIME ?= 1m
-FUZZ_TARGETS = ./internal/authorizer:FuzzHandler ./internal/gateway:FuzzWildcardMatch \
+FUZZ_TARGETS = ./internal/authorizer:FuzzHandler ./internal/identity:FuzzVerify ./internal/identity:FuzzParseKeySet \
+	./internal/gateway:FuzzWildcardMatch \
 	./internal/gateway:FuzzAmbiguousPathDeny ./internal/policy:FuzzRegoVsIAM
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

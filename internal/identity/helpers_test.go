@@ -39,7 +39,7 @@ const (
 	rawAudience = "api://raw"
 )
 
-func startRawIssuer(t *testing.T) *rawIssuer {
+func startRawIssuer(t testing.TB) *rawIssuer {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {

@@ -33,7 +33,7 @@ func startIssuer(t *testing.T, alg string) *devissuer.Issuer {
 	return iss
 }
 
-func newVerifier(t *testing.T, opts Options, cfgs ...IssuerConfig) *Verifier {
+func newVerifier(t testing.TB, opts Options, cfgs ...IssuerConfig) *Verifier {
 	t.Helper()
 	v, err := New(cfgs, opts)
 	if err != nil {
