@@ -14,13 +14,13 @@ DIST    := dist
 REGO    := rego bundles/default --ignore examples
 SCHEMA  := bundles/schemas
 
-.PHONY: all build run test go-test policy-test policy-ci lint vulncheck vulndb deploy-check fmt bench bench-go fuzz package bundle clean help
+.PHONY: all build run test go-test race-test policy-test policy-ci lint vulncheck vulndb deploy-check fmt bench bench-go fuzz package bundle clean help
 
 all: build
 
 help:
 	@echo "make run          build, then run a local API Gateway with a dev issuer and the policy, reloaded on change"
-	@echo "make test         every test: Go tests, opa test with coverage, format and lint checks"
+	@echo "make test         every test: Go tests (and again under the race detector), opa test with coverage, format and lint checks"
 	@echo "make build        bin/authorizer and bin/authz for this machine"
 	@echo "make package      dist/bootstrap and dist/authorizer.zip for Lambda (ARCH=arm64|amd64)"
 	@echo "make bundle       DIR=rego/examples/NAME [SIGNING_KEY=key.pem KEY_ID=id] [REVISION=r]: one signed bundle.tar.gz of the folder and rego/lib"
@@ -50,10 +50,18 @@ build:
 run: build
 	$(BIN)/authz serve --dev-issuer --watch
 
-test: lint vulncheck policy-test deploy-check go-test
+test: lint vulncheck policy-test deploy-check go-test race-test
 
 go-test:
 	$(GO) test -count=1 ./...
+
+# The race detector over the packages whose code runs concurrently: the
+# verifier and its caches, the authorizer, bundle delivery, the decision log,
+# the work a request finds due, the metrics' counters and the policy engine.
+RACE_PACKAGES = ./internal/identity ./internal/authorizer ./internal/delivery ./internal/decisionlog \
+	./internal/invocation ./internal/metrics ./internal/policy
+race-test:
+	$(GO) test -race -count=1 $(RACE_PACKAGES)
 
 # Rego: format, strict compile with the input schema (a misspelt input field is
 # an error), and tests with coverage, for the default policy and each example.
