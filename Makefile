@@ -28,7 +28,7 @@ help:
 	@echo "make policy-test  opa fmt, opa check --strict --schema, opa test --coverage: default policy and examples"
 	@echo "make policy-ci    the same, as the policy CI workflow runs it"
 	@echo "make lint         gofmt, go vet, staticcheck"
-	@echo "make deploy-check terraform fmt of deploy/terraform, and the checks of the Terraform and SAM templates against the binary"
+	@echo "make deploy-check the Terraform and SAM templates: terraform fmt, their Go checks against the binary, and terraform validate/test and cfn-lint where installed"
 	@echo "make vulncheck    govulncheck, offline, against the database of tools/vulndb/go.mod"
 	@echo "make bench        the comparison with a hand-written authorizer and OPA's other deployments, cold start, size, memory"
 	@echo "make bench-go     the packages' Go benchmarks"
