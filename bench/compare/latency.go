@@ -212,30 +212,6 @@ func (l *latencyResult) ratio(num, den string, shape fixture.Shape) float64 {
 	return median(rs)
 }
 
-func (v *variant) medianNs() float64 {
-	xs := make([]float64, len(v.samples))
-	for i, s := range v.samples {
-		xs[i] = s.ns
-	}
-	return median(xs)
-}
-
-func (v *variant) medianAllocs() float64 {
-	xs := make([]float64, len(v.samples))
-	for i, s := range v.samples {
-		xs[i] = s.allocs
-	}
-	return median(xs)
-}
-
-func (v *variant) medianCPU() float64 {
-	xs := make([]float64, len(v.samples))
-	for i, s := range v.samples {
-		xs[i] = s.cpu
-	}
-	return median(xs)
-}
-
 func (v *variant) calls() int {
 	n := 0
 	for _, s := range v.samples {
@@ -254,8 +230,8 @@ func (l *latencyResult) table(w io.Writer) {
 			if name == vOPA || name == vCompile {
 				faster = l.ratio(name, vFresh, shape)
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %.0f | %s | %s | %s | %d |\n", name, shape, fmtNs(v.medianNs()), v.medianAllocs(),
-				fmtRatio(l.ratio(name, vFloor, shape)), fmtRatio(faster), fmtNs(v.medianCPU()), v.calls())
+			fmt.Fprintf(w, "| %s | %s | %s | %.0f | %s | %s | %s | %d |\n", name, shape, fmtNs(medianOf(v.samples, sampleNs)), medianOf(v.samples, sampleAllocs),
+				fmtRatio(l.ratio(name, vFloor, shape)), fmtRatio(faster), fmtNs(medianOf(v.samples, sampleCPU)), v.calls())
 		}
 	}
 	for _, q := range l.fresh {

@@ -198,6 +198,19 @@ func measure(d time.Duration, op func() (bool, error)) (sample, error) {
 	}, nil
 }
 
+// medianOf is the median of one measure of samples.
+func medianOf(samples []sample, measure func(sample) float64) float64 {
+	xs := make([]float64, len(samples))
+	for i, s := range samples {
+		xs[i] = measure(s)
+	}
+	return median(xs)
+}
+
+func sampleNs(s sample) float64     { return s.ns }
+func sampleAllocs(s sample) float64 { return s.allocs }
+func sampleCPU(s sample) float64    { return s.cpu }
+
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return math.NaN()

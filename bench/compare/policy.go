@@ -91,22 +91,6 @@ func (p *policyResult) get(n int, shape fixture.Shape) *evalCase {
 	return pick(p.cases, func(c *evalCase) bool { return c.n == n && c.shape == shape })
 }
 
-func (c *evalCase) medianNs() float64 {
-	xs := make([]float64, len(c.samples))
-	for i, s := range c.samples {
-		xs[i] = s.ns
-	}
-	return median(xs)
-}
-
-func (c *evalCase) medianAllocs() float64 {
-	xs := make([]float64, len(c.samples))
-	for i, s := range c.samples {
-		xs[i] = s.allocs
-	}
-	return median(xs)
-}
-
 // ratio is the median over the rounds of the evaluation time at n bindings
 // over the time at the smallest size.
 func (p *policyResult) ratio(n int, shape fixture.Shape) float64 {
@@ -124,7 +108,7 @@ func (p *policyResult) table(w io.Writer) {
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range fixture.BindingCounts {
 		s, r := p.get(n, fixture.Small), p.get(n, fixture.Realistic)
-		fmt.Fprintf(w, "| %d | %s | %s | %.0f | %s / %s | %s | %s |\n", n, fmtNs(s.medianNs()), fmtNs(r.medianNs()), r.medianAllocs(),
+		fmt.Fprintf(w, "| %d | %s | %s | %.0f | %s / %s | %s | %s |\n", n, fmtNs(medianOf(s.samples, sampleNs)), fmtNs(medianOf(r.samples, sampleNs)), medianOf(r.samples, sampleAllocs),
 			fmtRatio(p.ratio(n, fixture.Small)), fmtRatio(p.ratio(n, fixture.Realistic)),
 			fmtDuration(p.prepare[n]), fmtBytes(p.heap[n]))
 	}

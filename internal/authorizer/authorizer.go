@@ -294,9 +294,9 @@ func (a *Authorizer) evaluate(ctx context.Context, res *Result) (any, error) {
 	if !ok {
 		return a.opts.Decider.Evaluate(ctx, res.Input)
 	}
-	v, err := ast.InterfaceToValue(res.Input)
+	v, err := policy.InputValue(res.Input)
 	if err != nil {
-		return nil, &policy.Error{Reason: policy.ReasonEval, Err: fmt.Errorf("input: %v", err)}
+		return nil, err
 	}
 	res.InputValue = v
 	return vd.EvaluateValue(ctx, v)

@@ -228,12 +228,11 @@ func (p *Policy) Decide(ctx context.Context, input map[string]any) (*decision.De
 
 // Evaluate is Decide's raw value of the decision query, before validation.
 func (p *Policy) Evaluate(ctx context.Context, input map[string]any) (any, error) {
-	p.checkIfDue(ctx)
-	e, err := p.engine()
+	v, err := policy.InputValue(input)
 	if err != nil {
 		return nil, err
 	}
-	return e.Evaluate(ctx, input)
+	return p.EvaluateValue(ctx, v)
 }
 
 // EvaluateValue is Evaluate for an input already converted to a Rego value.
@@ -258,11 +257,11 @@ func (p *Policy) ShadowValue(ctx context.Context, input ast.Value) (any, error) 
 // Shadow evaluates the shadow query of the policy in force (see
 // policy.Engine.Shadow).
 func (p *Policy) Shadow(ctx context.Context, input map[string]any) (any, error) {
-	e, err := p.engine()
+	v, err := policy.InputValue(input)
 	if err != nil {
 		return nil, err
 	}
-	return e.Shadow(ctx, input)
+	return p.ShadowValue(ctx, v)
 }
 
 // ShadowQuery is AUTHZ_SHADOW_QUERY, or "".

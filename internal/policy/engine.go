@@ -334,13 +334,11 @@ func (e *Engine) ShadowError() error {
 // Evaluate does for the decision query. It is never enforced: the caller
 // logs what it says.
 func (e *Engine) Shadow(ctx context.Context, input map[string]any) (any, error) {
-	switch {
-	case e.shadow == nil:
-		return nil, &Error{Reason: ReasonUndefined, Err: errors.New("no shadow query is configured")}
-	case e.shadow.err != nil:
-		return nil, &Error{Reason: ReasonEval, Err: e.shadow.err}
+	v, err := InputValue(input)
+	if err != nil {
+		return nil, err
 	}
-	return evaluate(ctx, &e.shadow.query, e.shadow.text, input)
+	return e.ShadowValue(ctx, v)
 }
 
 // ShadowValue is Shadow for an input already converted to a Rego value.
@@ -366,14 +364,24 @@ func (e *Engine) Evaluate(ctx context.Context, input map[string]any) (any, error
 	return e.evaluate(ctx, input)
 }
 
+// InputValue converts an input document to the Rego value the queries
+// evaluate; an input that does not convert is a policy_error.
+func InputValue(input map[string]any) (ast.Value, error) {
+	v, err := ast.InterfaceToValue(input)
+	if err != nil {
+		return nil, &Error{Reason: ReasonEval, Err: fmt.Errorf("input: %v", err)}
+	}
+	return v, nil
+}
+
 func (e *Engine) evaluate(ctx context.Context, input map[string]any, opts ...rego.EvalOption) (any, error) {
 	return evaluate(ctx, &e.query, e.text, input, opts...)
 }
 
 func evaluate(ctx context.Context, query *rego.PreparedEvalQuery, text string, input map[string]any, opts ...rego.EvalOption) (any, error) {
-	value, err := ast.InterfaceToValue(input)
+	value, err := InputValue(input)
 	if err != nil {
-		return nil, &Error{Reason: ReasonEval, Err: fmt.Errorf("input: %v", err)}
+		return nil, err
 	}
 	return evaluateValue(ctx, query, text, value, opts...)
 }
