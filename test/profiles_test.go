@@ -192,7 +192,7 @@ func TestUnknownKidFlood(t *testing.T) {
 	}
 	tokens := make([]string, 50)
 	for i := range tokens {
-		tokens[i] = forgeKid(t, iss, rogue, fmt.Sprintf("made-up-%d", i))
+		tokens[i] = forgeKid(t, iss.Claims("mallory"), rogue, fmt.Sprintf("made-up-%d", i))
 	}
 	var wg sync.WaitGroup
 	for _, tok := range tokens {
@@ -213,14 +213,15 @@ func TestUnknownKidFlood(t *testing.T) {
 	}
 }
 
-// forgeKid signs a valid-looking token with a key the issuer never published.
-func forgeKid(t *testing.T, iss *devissuer.Issuer, rogue *rsa.PrivateKey, kid string) string {
+// forgeKid signs claims, valid-looking ones, with a key the issuer never
+// published.
+func forgeKid(t *testing.T, claims map[string]any, rogue *rsa.PrivateKey, kid string) string {
 	t.Helper()
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: rogue, KeyID: kid}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	jws, err := signer.Sign(mustJSON(iss.Claims("mallory")))
+	jws, err := signer.Sign(mustJSON(claims))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,11 +113,17 @@ func (k *keySet) candidates(ctx context.Context, kid, alg string) ([]jose.JSONWe
 	}
 	match := matching(keys, kid, alg)
 	if len(match) == 0 && kid != "" && !containsKID(keys, kid) {
-		// The identity provider may have rotated its keys.
-		if k.refresh(ctx) == nil {
-			keys, _ = k.current()
-			match = matching(keys, kid, alg)
+		// The identity provider may have rotated its keys. If the set
+		// cannot be fetched, a key it has just published cannot be told
+		// from a made-up one: the request is denied as the provider's
+		// failure, not refused as the token's, which would send a user with
+		// a good token to log in again (and get another token signed with
+		// the same new key).
+		if err := k.refresh(ctx); err != nil {
+			return nil, err
 		}
+		keys, _ = k.current()
+		match = matching(keys, kid, alg)
 	}
 	if len(match) > 0 {
 		return match, nil

@@ -2,6 +2,8 @@ package identity
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // TestRefreshErrorSaysWhetherItTried checks that a failed refresh tells the
@@ -61,5 +65,54 @@ func TestRefreshErrorSaysWhetherItTried(t *testing.T) {
 				t.Errorf("%s: %q\nsays %q", tt.name, err, r)
 			}
 		}
+	}
+}
+
+// TestUnknownKidWhileTheSetCannotBeFetched: a token whose key id the held
+// set lacks may be signed with a key the provider has just published. While
+// the set cannot be fetched, that is the provider's failure (unavailable: a
+// Deny), not the token's (unknown key: Unauthorized, which sends a user with
+// a good token to log in again); once the set answers without the key, it is
+// the token's.
+func TestUnknownKidWhileTheSetCannotBeFetched(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte(`{"keys":[]}`))
+	}))
+	defer srv.Close()
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{t: time.Now()}
+	ks := &keySet{url: srv.URL + "/keys", client: srv.Client(), cooldown: time.Minute, maxAge: time.Hour,
+		now: clock.Now, log: slog.New(slog.DiscardHandler)}
+	ks.set([]jose.JSONWebKey{{Key: priv.Public(), KeyID: "held", Algorithm: "RS256", Use: "sig"}}, clock.Now())
+
+	for _, step := range []struct {
+		name    string
+		advance time.Duration
+		down    bool
+		want    string
+	}{
+		{"the fetch for it fails", 0, true, ReasonUnavailable},
+		{"within the cooldown of that failure", 30 * time.Second, true, ReasonUnavailable},
+		{"the set answers without it", time.Minute, false, ReasonUnknownKey},
+	} {
+		clock.Advance(step.advance)
+		down.Store(step.down)
+		if _, err := ks.candidates(context.Background(), "new", "RS256"); ReasonOf(err) != step.want {
+			t.Fatalf("%s: %v, want %s", step.name, err, step.want)
+		}
+	}
+	// The set it answered with has no key at all: the one held before is
+	// gone too.
+	if _, err := ks.candidates(context.Background(), "held", "RS256"); ReasonOf(err) != ReasonUnknownKey {
+		t.Fatalf("the key the provider removed: %v", err)
 	}
 }
