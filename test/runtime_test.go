@@ -17,8 +17,9 @@ import (
 
 // bootstrap is the authorizer binary built once by TestMain, exactly as
 // `make package` builds it (for the host's OS and architecture); authzBin is the
-// authz CLI, as `make build` builds it.
-var bootstrap, authzBin string
+// authz CLI, as `make build` builds it; faultyBootstrap is bootstrap with the
+// faults of cmd/authorizer/faults.go compiled in (-tags authz_faults).
+var bootstrap, authzBin, faultyBootstrap string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "authz-e2e-")
@@ -28,8 +29,10 @@ func TestMain(m *testing.M) {
 	}
 	bootstrap = filepath.Join(dir, "bootstrap")
 	authzBin = filepath.Join(dir, "authz")
+	faultyBootstrap = filepath.Join(dir, "bootstrap-faults")
 	for _, args := range [][]string{
 		{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bootstrap, "./cmd/authorizer"},
+		{"build", "-tags", "lambda.norpc,authz_faults", "-trimpath", "-o", faultyBootstrap, "./cmd/authorizer"},
 		{"build", "-o", authzBin, "./cmd/authz"},
 	} {
 		build := exec.Command("go", args...)
@@ -177,12 +180,18 @@ type function struct {
 // wrote must be one JSON object (see checkJSONLines).
 func startFunction(t *testing.T, env map[string]string) *function {
 	t.Helper()
+	return startFunctionOf(t, bootstrap, env)
+}
+
+// startFunctionOf is startFunction with another build of the binary.
+func startFunctionOf(t *testing.T, bin string, env map[string]string) *function {
+	t.Helper()
 	api := startRuntimeAPI(t)
 	vars := []string{"AWS_LAMBDA_RUNTIME_API=" + api.addr}
 	for k, v := range env {
 		vars = append(vars, k+"="+v)
 	}
-	p := startProcess(t, os.Kill, vars, bootstrap)
+	p := startProcess(t, os.Kill, vars, bin)
 	p.checkOutput(checkJSONLines)
 	return &function{process: p, api: api}
 }

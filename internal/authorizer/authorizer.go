@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -180,7 +181,7 @@ func (a *Authorizer) Authorize(ctx context.Context, event []byte) (res *Result) 
 	res = &Result{DecisionID: newID(), Time: start}
 	defer func() {
 		if r := recover(); r != nil {
-			res.Stack = string(debug.Stack())
+			res.Stack = panicStack(debug.Stack())
 			a.fail(res, ReasonPanic, fmt.Errorf("panic: %v", r))
 		}
 		if res.Latency == 0 {
@@ -199,6 +200,25 @@ func (a *Authorizer) Authorize(ctx context.Context, event []byte) (res *Result) 
 	// The response is settled: the shadow cannot change it.
 	a.shadow(dctx, res)
 	return res
+}
+
+// panicStack is a recovered panic's stack from the frame that panicked on:
+// debug.Stack begins with the frames of the recovery itself, and the decision
+// line keeps only a stack's first kilobyte.
+func panicStack(stack []byte) string {
+	s := string(stack)
+	i := strings.Index(s, "\npanic(")
+	if i < 0 {
+		return s
+	}
+	// The panic( line and the file line under it.
+	rest := s[i+1:]
+	for range 2 {
+		if j := strings.IndexByte(rest, '\n'); j >= 0 {
+			rest = rest[j+1:]
+		}
+	}
+	return rest
 }
 
 // decide runs the steps in order: event → token → input → decision → response.

@@ -423,3 +423,19 @@ func TestConcurrentDecisions(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestPanicStackBeginsWhereItPanicked: the decision line keeps a stack's
+// first kilobyte, so the stack logged begins with the frame that panicked,
+// not with the recovery's own frames.
+func TestPanicStackBeginsWhereItPanicked(t *testing.T) {
+	f := newFixture(t)
+	a := f.authorizer(t, "", func(o *Options) { o.Decider = panicking{} })
+	res := a.Authorize(context.Background(), restEvent("GET", "/health", nil))
+	if res.Reason != ReasonPanic {
+		t.Fatalf("reason %s, want %s", res.Reason, ReasonPanic)
+	}
+	first, _, _ := strings.Cut(res.Stack, "\n")
+	if !strings.Contains(first, "panicking.Evaluate") {
+		t.Fatalf("the stack begins with %q, not the frame that panicked:\n%s", first, res.Stack)
+	}
+}
