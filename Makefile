@@ -84,6 +84,9 @@ lint:
 	@test -z "$$(gofmt -l cmd internal test rego bundles deploy bench)" || { echo "gofmt would change:"; gofmt -l cmd internal test rego bundles deploy bench; exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	@# The faults the end-to-end tests compile in (cmd/authorizer/faults.go).
+	$(GO) vet -tags authz_faults ./cmd/authorizer
+	$(GO) tool staticcheck -tags authz_faults ./cmd/authorizer
 
 # govulncheck, offline. The database is built once per golang.org/x/vulndb
 # version (pinned in tools/vulndb/go.mod) from the module's OSV entries, into

@@ -127,8 +127,13 @@ func TestDeliveryHotUpdates(t *testing.T) {
 			srv.Put("unsafe", build(withFile(v2Files, "authz.rego", unsafeRego), "v3-unsafe", &key, nil))
 			srv.Serve("unsafe")
 		}, "checking for a new policy bundle failed", []string{"var x is unsafe"}},
+		{"not a bundle", func() {
+			srv.Put("garbage", []byte("<html><body>Service temporarily unavailable</body></html>"))
+			srv.Serve("garbage")
+		}, "checking for a new policy bundle failed", []string{"gzip"}},
 		{"500", func() { srv.SetFault(faultStatus500) }, "checking for a new policy bundle failed", []string{"500"}},
 		{"hang-up", func() { srv.SetFault(faultHangUp) }, "checking for a new policy bundle failed", []string{"EOF"}},
+		{"down", srv.Stop, "checking for a new policy bundle failed", []string{"connection refused"}},
 		{"compiles in OPA but defines no data.authz.decision", func() {
 			srv.Put("undefined", build(withFile(v2Files, "authz.rego", "package authz\n\nother := true\n"), "v3-undefined", &key, nil))
 			srv.Serve("undefined")
@@ -145,6 +150,7 @@ func TestDeliveryHotUpdates(t *testing.T) {
 	// TestDeliverySlowServiceTimesOut.)
 	t.Run("slow server", func(t *testing.T) {
 		const delay = 1500 * time.Millisecond
+		srv.Start(t) // after "down"
 		srv.SetFault(faultNone)
 		srv.Serve("v2")
 		srv.SetDelay(delay)
