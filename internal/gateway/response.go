@@ -49,7 +49,11 @@ func (r Responder) Allow(ev *Event, d *decision.Decision, principalID string) (a
 		resources = append(resources, arn)
 	}
 	statements := []events.IAMPolicyStatement{statement("Allow", resources)}
-	if ambiguous := r.ambiguousPaths(ev, d); len(ambiguous) > 0 {
+	ambiguous, err := r.ambiguousPaths(ev, d)
+	if err != nil {
+		return nil, err
+	}
+	if len(ambiguous) > 0 {
 		deny := statement("Deny", ambiguous)
 		if statementMatches(deny, arn) {
 			// The request passed the path rule, which the Deny mirrors; if they
@@ -71,7 +75,11 @@ func (r Responder) Deny(ev *Event, d *decision.Decision, principalID string) (an
 	if err != nil {
 		return nil, err
 	}
-	denied := append([]string{denyResource(ev.ARN.String())}, r.ambiguousPaths(ev, d)...)
+	ambiguous, err := r.ambiguousPaths(ev, d)
+	if err != nil {
+		return nil, err
+	}
+	denied := append([]string{denyResource(ev.ARN.String())}, ambiguous...)
 	statements := []events.IAMPolicyStatement{statement("Deny", denied)}
 	if len(resources) > 0 {
 		statements = append(statements, statement("Allow", resources))
@@ -93,12 +101,23 @@ func (r Responder) Fail(ev *Event, principalID string) any {
 	return r.policyResponse(ev, principalID, policy(statement("Deny", []string{resource})), nil)
 }
 
-// ambiguousPaths is what a policy listing d's grants must deny besides.
-func (r Responder) ambiguousPaths(ev *Event, d *decision.Decision) []string {
+// ambiguousPaths is what a policy listing d's grants must deny besides. A
+// Deny that does not fit API Gateway's limit cannot be cut short (a shorter
+// pattern would deny other paths), and without it the grants would let the
+// cache pass ambiguous paths: such grants are not representable. (API
+// Gateway's own ARNs are far shorter: a stage name has at most 128
+// characters.)
+func (r Responder) ambiguousPaths(ev *Event, d *decision.Decision) ([]string, error) {
 	if r.AllowAmbiguousPaths || len(d.Grants) == 0 {
-		return nil
+		return nil, nil
 	}
-	return ev.ARN.AmbiguousPathResources()
+	resources := ev.ARN.AmbiguousPathResources()
+	for _, res := range resources {
+		if len(res) > MaxResourceLength {
+			return nil, fmt.Errorf("%w: the Deny of ambiguous paths needs a Resource of %d characters, over API Gateway's %d", ErrNotRepresentable, len(res), MaxResourceLength)
+		}
+	}
+	return resources, nil
 }
 
 func (r Responder) simple(ev *Event) bool {

@@ -232,6 +232,29 @@ func TestAllowRefusesWhatIAMCannotSay(t *testing.T) {
 	}
 }
 
+// TestGrantsWhoseAmbiguousPathDenyCannotFit: with a prefix (API, stage) so
+// long that the Deny of ambiguous paths exceeds API Gateway's limit while a
+// grant still fits, the grants cannot be listed safely: Allow and Deny refuse
+// (the authorizer then answers Fail), never a Resource over the limit. Found
+// by FuzzRESTEvent's author; API Gateway's own stage names are far shorter.
+func TestGrantsWhoseAmbiguousPathDenyCannotFit(t *testing.T) {
+	ev := mustEvent(t, "arn:aws:execute-api:eu-west-1:123456789012:abc123/"+strings.Repeat("s", 457)+"/GET/orders/1")
+	for _, doc := range []string{`{"allow":true,"grants":[{"method":"GET","path":"*"}]}`, `{"allow":false,"grants":[{"method":"GET","path":"*"}]}`} {
+		d := decisionOf(t, doc)
+		respond := Responder{}.Allow
+		if !d.Allow {
+			respond = Responder{}.Deny
+		}
+		if resp, err := respond(ev, d, "u"); !errors.Is(err, ErrNotRepresentable) || resp != nil {
+			t.Fatalf("%s: %+v, %v; want no response and ErrNotRepresentable", doc, resp, err)
+		}
+	}
+	// Without the path rule there is nothing to deny besides, and the grant fits.
+	if _, err := (Responder{AllowAmbiguousPaths: true}).Allow(ev, decisionOf(t, `{"allow":true,"grants":[{"method":"GET","path":"*"}]}`), "u"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestAllowOfAnARNWithALiteralWildcard checks a request whose path holds a '*'
 // or '?' that a grant covers: the grants alone allow it, so the Allow needs no
 // Resource naming the ARN, and refusing it (ErrNotRepresentable) would deny a
