@@ -15,10 +15,12 @@
 //
 // Memory: -decisions invocations, one at a time as Lambda sends them, into
 // bootstrap (issuer by discovery), with -tokens tokens of -shape minted
-// beforehand and cycled; VmHWM and VmRSS from /proc/PID/status after 1,000 and
-// at the end. The floor, driven the same way for -floor-decisions, shows the
-// driver's own share of a round trip and a baseline RSS. Decision log lines are
-// read from the pipe and discarded.
+// beforehand and cycled; VmHWM and VmRSS from /proc/PID/status after a warm-up
+// (10,000 decisions, or one per token if more) and at the end, and VmRSS's
+// growth in between, which a leak makes grow with -decisions. The floor, driven
+// the same way for -floor-decisions, shows the driver's own share of a round
+// trip and a baseline RSS. Decision log lines are read from the pipe and
+// discarded.
 //
 //	go run ./bench/process                  # everything
 //	go run ./bench/process -coldstart -size # some parts
@@ -56,7 +58,7 @@ func main() {
 	var (
 		coldstart = flag.Bool("coldstart", false, "measure cold start (exec → ready, exec → first response)")
 		size      = flag.Bool("size", false, "measure binary and zip sizes for arm64 and amd64")
-		rss       = flag.Bool("rss", false, "measure peak RSS after many decisions")
+		rss       = flag.Bool("rss", false, "measure peak RSS, and RSS after a warm-up and at the end, over many decisions")
 		runs      = flag.Int("runs", 15, "cold starts of each variant, interleaved")
 		decisions = flag.Int("decisions", 100_000, "decisions driven through the function for -rss")
 		tokens    = flag.Int("tokens", 1_000, "distinct tokens cycled in -rss")

@@ -2,6 +2,7 @@ package authorizer
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -11,11 +12,19 @@ import (
 	"time"
 )
 
+// loadDecisions turns TestLoad into a soak: a count of decisions rather than
+// a time, long enough for a slow leak to show in the heap figures.
+var loadDecisions = flag.Int("load.decisions", 0,
+	"TestLoad drives this many decisions (a soak: 1000000 takes about 2 minutes) instead of driving for 2 s, and reports the heap after the first 10,000 and at the end")
+
 // TestLoad drives one authorizer from many goroutines for a bounded time,
 // every request checked against the answer the same authorizer gave it alone:
 // no error, no decision that differs under load, and no goroutine left
 // behind. Throughput and heap are reported, not asserted (the machines are
-// shared); make test runs it under the race detector as well.
+// shared); make test runs it under the race detector as well. With
+// -load.decisions N it runs N decisions instead, and reports the heap after a
+// warm-up as well, so that before and after a million decisions compare
+// caches already filled.
 func TestLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("bounded load: a few seconds; -short leaves it out")
@@ -58,34 +67,57 @@ func TestLoad(t *testing.T) {
 		}
 	}
 
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	goroutines := runtime.NumGoroutine()
-
-	const duration = 2 * time.Second
 	workers := 4 * runtime.GOMAXPROCS(0)
-	var done atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	stop := time.Now().Add(duration)
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; time.Now().Before(stop); i = (i + 7) % len(requests) {
-				r := requests[i]
-				res := a.Authorize(context.Background(), r.event)
-				if res.Outcome != want[i] || res.Reason == ReasonPanic {
-					errs <- fmt.Errorf("%s %s %s: %s/%s under load, %s alone (%v)", r.who, r.method, r.path, res.Outcome, res.Reason, want[i], res.Err)
-					return
+	goroutines := runtime.NumGoroutine()
+	before := loadHeapAfterGC()
+
+	// drive runs the workers until more, given the number of the decision a
+	// worker is about to make (from 1), says no, and returns the decisions
+	// made and the time they took. The first wrong answer stops its worker.
+	drive := func(more func(k int64) bool) (int64, time.Duration) {
+		var claimed, done atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		start := time.Now()
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; more(claimed.Add(1)); i = (i + 7) % len(requests) {
+					r := requests[i]
+					res := a.Authorize(context.Background(), r.event)
+					if res.Outcome != want[i] || res.Reason == ReasonPanic {
+						errs <- fmt.Errorf("%s %s %s: %s/%s under load, %s alone (%v)", r.who, r.method, r.path, res.Outcome, res.Reason, want[i], res.Err)
+						return
+					}
+					done.Add(1)
 				}
-				done.Add(1)
-			}
-		})
+			})
+		}
+		wg.Wait()
+		took := time.Since(start)
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		return done.Load(), took
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
+
+	var n int64
+	var took time.Duration
+	heaps := fmt.Sprintf("heap %s before", before)
+	if *loadDecisions > 0 {
+		const warmUp = 10_000
+		total := int64(max(*loadDecisions, warmUp))
+		n, took = drive(func(k int64) bool { return k <= warmUp })
+		// Measured between the phases, with no request in flight, as at the
+		// end: the difference is what the decisions in between left behind.
+		warm := loadHeapAfterGC()
+		n2, took2 := drive(func(k int64) bool { return k <= total-warmUp })
+		n, took = n+n2, took+took2
+		heaps += fmt.Sprintf(", %s after %d decisions", warm, warmUp)
+	} else {
+		const duration = 2 * time.Second
+		stop := time.Now().Add(duration)
+		n, took = drive(func(int64) bool { return time.Now().Before(stop) })
 	}
 
 	// Nothing keeps running once the requests are answered.
@@ -93,14 +125,27 @@ func TestLoad(t *testing.T) {
 	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := runtime.NumGoroutine(); n > goroutines {
-		t.Errorf("%d goroutines after the load, %d before", n, goroutines)
+	if g := runtime.NumGoroutine(); g > goroutines {
+		t.Errorf("%d goroutines after the load, %d before", g, goroutines)
 	}
+	heaps += fmt.Sprintf(", %s after %d", loadHeapAfterGC(), n)
+	rate := float64(n) / took.Seconds()
+	t.Logf("%d decisions by %d goroutines in %s: %.0f a second, %.0f a second per core (GOMAXPROCS %d); %d goroutines after, %d before; %s",
+		n, workers, took.Round(time.Millisecond), rate, rate/float64(runtime.GOMAXPROCS(0)), runtime.GOMAXPROCS(0),
+		runtime.NumGoroutine(), goroutines, heaps)
+}
+
+// loadHeap is the live heap and the heap in use (live objects and the spans
+// that hold them), read after a collection so that garbage does not count.
+type loadHeap struct{ live, inUse uint64 }
+
+func loadHeapAfterGC() loadHeap {
 	runtime.GC()
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	n := done.Load()
-	t.Logf("%d decisions by %d goroutines in %s: %.0f a second, %.0f a second per core (GOMAXPROCS %d); heap in use %.1f MiB before, %.1f MiB after",
-		n, workers, duration, float64(n)/duration.Seconds(), float64(n)/duration.Seconds()/float64(runtime.GOMAXPROCS(0)), runtime.GOMAXPROCS(0),
-		float64(before.HeapInuse)/(1<<20), float64(after.HeapInuse)/(1<<20))
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return loadHeap{m.HeapAlloc, m.HeapInuse}
+}
+
+func (h loadHeap) String() string {
+	return fmt.Sprintf("%.1f MiB live (%.1f MiB in use)", float64(h.live)/(1<<20), float64(h.inUse)/(1<<20))
 }
