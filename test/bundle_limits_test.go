@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/ecdsa"
@@ -16,7 +15,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,28 +60,6 @@ func bombArchive(t *testing.T, headerOnly bool, sizes ...int64) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
-}
-
-// peakRSS reads the peak resident set size (VmHWM) of a running process.
-func peakRSS(t *testing.T, pid int) int64 {
-	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("the function's memory: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				t.Fatalf("VmHWM %q: %v", rest, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
 }
 
 // TestBundleLimits starts the function on bundle bombs, from a file and from a
@@ -166,7 +142,7 @@ func TestBundleLimits(t *testing.T) {
 					t.Fatalf("the output repeats the credential %s", s)
 				}
 			}
-			peak := peakRSS(t, fn.process.cmd.Process.Pid)
+			peak := procMemory(t, fn.process.cmd.Process.Pid, "VmHWM")
 			t.Logf("VmHWM %.1f MiB", float64(peak)/(1<<20))
 			if peak > maxPeakRSS {
 				t.Fatalf("the function's peak memory was %d MiB, want under %d MiB", peak>>20, maxPeakRSS>>20)

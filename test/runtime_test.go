@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -76,8 +77,9 @@ type runtimeAPI struct {
 	mu     sync.Mutex
 	open   map[string]*invocation
 	serial int
-	// extensions counts the extensions registered.
-	extensions int
+	// extensions counts the extensions registered; handedOut, the
+	// invocations the function has taken.
+	extensions, handedOut int
 }
 
 func startRuntimeAPI(t *testing.T) *runtimeAPI {
@@ -121,6 +123,9 @@ func (r *runtimeAPI) serveNext(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:eu-west-1:123456789012:function:authorizer")
 		w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
 		w.Write(inv.event)
+		r.mu.Lock()
+		r.handedOut++
+		r.mu.Unlock()
 	case <-req.Context().Done():
 	}
 }
@@ -150,6 +155,15 @@ func (r *runtimeAPI) serveDone(isError bool) http.HandlerFunc {
 // deadline is timeout from now.
 func (r *runtimeAPI) invoke(t *testing.T, event []byte, timeout time.Duration) result {
 	t.Helper()
+	res, err := r.try(event, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// try is invoke for a goroutine other than the test's.
+func (r *runtimeAPI) try(event []byte, timeout time.Duration) (result, error) {
 	r.mu.Lock()
 	r.serial++
 	inv := &invocation{id: fmt.Sprintf("invoke-%d", r.serial), event: event, deadline: time.Now().Add(timeout), done: make(chan result, 1)}
@@ -158,15 +172,14 @@ func (r *runtimeAPI) invoke(t *testing.T, event []byte, timeout time.Duration) r
 	select {
 	case r.next <- inv:
 	case <-time.After(10 * time.Second):
-		t.Fatal("the function never asked for the next invocation")
+		return result{}, errors.New("the function never asked for the next invocation")
 	}
 	select {
 	case res := <-inv.done:
-		return res
+		return res, nil
 	case <-time.After(timeout + 10*time.Second):
-		t.Fatal("the function never answered")
+		return result{}, errors.New("the function never answered")
 	}
-	return result{}
 }
 
 // function is the authorizer binary running under the fake Runtime API.
@@ -236,6 +249,18 @@ func waitForDecision(t *testing.T, lines func() []string, lambdaRequestID string
 	}
 	t.Fatalf("no decision log line for %s", lambdaRequestID)
 	return nil
+}
+
+// awaitReady waits until the function has logged that it is ready, for a
+// test that times invocations: Lambda counts an invocation's time from when
+// it is handed over, after the start-up.
+func (f *function) awaitReady(t *testing.T) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); len(matching(f, 0, "authorizer ready")) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the function never said it was ready")
+		}
+	}
 }
 
 // lastRequestID is the id of the latest invocation handed out.

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,7 +60,7 @@ func TestServeLoad(t *testing.T) {
 	}
 
 	pid := s.cmd.Process.Pid
-	before := serveLoadReadProc(t, pid)
+	before := readProc(t, pid)
 	workers := 4 * runtime.NumCPU()
 	client := &http.Client{
 		// One connection a worker, kept: no connection churn to exhaust the
@@ -79,7 +78,7 @@ func TestServeLoad(t *testing.T) {
 		wg.Go(func() {
 			for i := w % len(requests); time.Now().Before(stop); i = (i + 1) % len(requests) {
 				r := requests[i]
-				status, body, err := serveLoadCall(client, s.base, r.method, r.path, r.token)
+				status, body, err := callConcurrently(client, s.base, r.method, r.path, r.token)
 				switch {
 				case err != nil:
 					errs <- fmt.Errorf("%s: %v", r.name, err)
@@ -94,7 +93,7 @@ func TestServeLoad(t *testing.T) {
 	}
 	wg.Wait()
 	took := time.Since(start)
-	after := serveLoadReadProc(t, pid)
+	after := readProc(t, pid)
 	close(errs)
 	for err := range errs {
 		t.Error(err)
@@ -104,10 +103,10 @@ func TestServeLoad(t *testing.T) {
 	// clients have closed theirs, the server holds no more than before.
 	client.CloseIdleConnections()
 	deadline := time.Now().Add(5 * time.Second)
-	for serveLoadOpenFiles(t, pid) > before.files && time.Now().Before(deadline) {
+	for openFiles(t, pid) > before.files && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := serveLoadOpenFiles(t, pid); n > before.files {
+	if n := openFiles(t, pid); n > before.files {
 		t.Errorf("the server holds %d files after the load, %d before", n, before.files)
 	}
 
@@ -125,10 +124,10 @@ func TestServeLoad(t *testing.T) {
 		float64(n)/cpu.Seconds(), float64(before.rss)/(1<<20), float64(after.rss)/(1<<20))
 }
 
-// serveLoadCall is server.call for many goroutines at once: it returns the
+// callConcurrently is server.call for many goroutines at once: it returns the
 // transport's error instead of failing the test, which only the test's own
 // goroutine may do.
-func serveLoadCall(client *http.Client, base, method, path, token string) (int, string, error) {
+func callConcurrently(client *http.Client, base, method, path, token string) (int, string, error) {
 	req, err := http.NewRequest(method, base+path, nil)
 	if err != nil {
 		return 0, "", err
@@ -145,20 +144,20 @@ func serveLoadCall(client *http.Client, base, method, path, token string) (int, 
 	return resp.StatusCode, string(b), err
 }
 
-// serveLoadProc is a reading of a process's /proc files.
-type serveLoadProc struct {
+// procReading is a reading of a process's /proc files.
+type procReading struct {
 	rss   int64         // VmRSS, bytes
 	cpu   time.Duration // user + system CPU time
 	files int           // open file descriptors
 }
 
-// serveLoadUserHZ is the unit of /proc/PID/stat's CPU times: USER_HZ, which Linux
+// userHZ is the unit of /proc/PID/stat's CPU times: USER_HZ, which Linux
 // fixes at 100 for user space whatever the kernel's tick.
-const serveLoadUserHZ = 100
+const userHZ = 100
 
-func serveLoadReadProc(t *testing.T, pid int) serveLoadProc {
+func readProc(t *testing.T, pid int) procReading {
 	t.Helper()
-	p := serveLoadProc{files: serveLoadOpenFiles(t, pid)}
+	p := procReading{files: openFiles(t, pid)}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -176,30 +175,14 @@ func serveLoadReadProc(t *testing.T, pid int) serveLoadProc {
 		if err != nil {
 			t.Fatalf("/proc/%d/stat: %q", pid, stat)
 		}
-		p.cpu += time.Duration(ticks) * time.Second / serveLoadUserHZ
+		p.cpu += time.Duration(ticks) * time.Second / userHZ
 	}
-	status, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer status.Close()
-	sc := bufio.NewScanner(status)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatalf("VmRSS %q: %v", v, err)
-			}
-			p.rss = kb << 10
-			return p
-		}
-	}
-	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	p.rss = procMemory(t, pid, "VmRSS")
 	return p
 }
 
-// serveLoadOpenFiles counts the process's open file descriptors.
-func serveLoadOpenFiles(t *testing.T, pid int) int {
+// openFiles counts the process's open file descriptors.
+func openFiles(t *testing.T, pid int) int {
 	t.Helper()
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {

@@ -3,7 +3,8 @@
 // This file is compiled only with -tags authz_faults, into the binary the
 // end-to-end tests build to inject faults the real one cannot be made to
 // show (test/runtime_faults_test.go); make package and make build never set
-// the tag, and the tests check that the packaged binary does not know it.
+// the tag, and the tests check that the binary built with make package's
+// flags does not know these builtins.
 
 package main
 

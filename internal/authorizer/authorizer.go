@@ -202,7 +202,8 @@ func (a *Authorizer) Authorize(ctx context.Context, event []byte) (res *Result) 
 	return res
 }
 
-// panicStack is a recovered panic's stack from the frame that panicked on:
+// panicStack is a recovered panic's stack from the frame that called panic
+// (for a runtime error, the runtime's frames that raised it come first):
 // debug.Stack begins with the frames of the recovery itself, and the decision
 // line keeps only a stack's first kilobyte.
 func panicStack(stack []byte) string {

@@ -384,10 +384,15 @@ func (c *eventCase) checkAllow(r Responder) {
 	if len(ambiguous) == 0 {
 		return
 	}
-	deny := statement("Deny", ambiguous)
+	// The probes' attack forms after the API and stage (the grants' ARNs
+	// with a dot-dot segment, plain or encoded, in place of their '*') must
+	// not get through, whatever grant covers them.
+	prefix := c.arnPrefix()
 	for _, p := range c.probes() {
-		if statementMatches(deny, p) && view.Effect(p) == "Allow" {
-			c.fatalf("%+v: Allow allows %s, an ambiguous path its Deny covers", r, p)
+		rest, ok := strings.CutPrefix(p, prefix)
+		attack := ok && (strings.Contains(rest, "/../") || strings.Contains(strings.ToLower(rest), "%2e%2e"))
+		if attack && view.Effect(p) == "Allow" {
+			c.fatalf("%+v: Allow allows %s, an ambiguous path", r, p)
 		}
 	}
 }

@@ -236,7 +236,7 @@ func TestAllowRefusesWhatIAMCannotSay(t *testing.T) {
 // long that the Deny of ambiguous paths exceeds API Gateway's limit while a
 // grant still fits, the grants cannot be listed safely: Allow and Deny refuse
 // (the authorizer then answers Fail), never a Resource over the limit. Found
-// by FuzzRESTEvent's author; API Gateway's own stage names are far shorter.
+// while writing FuzzRESTEvent; API Gateway's own stage names are far shorter.
 func TestGrantsWhoseAmbiguousPathDenyCannotFit(t *testing.T) {
 	ev := mustEvent(t, "arn:aws:execute-api:eu-west-1:123456789012:abc123/"+strings.Repeat("s", 457)+"/GET/orders/1")
 	for _, doc := range []string{`{"allow":true,"grants":[{"method":"GET","path":"*"}]}`, `{"allow":false,"grants":[{"method":"GET","path":"*"}]}`} {

@@ -93,7 +93,9 @@ func (k *keySet) verify(ctx context.Context, raw string) ([]byte, error) {
 
 // candidates returns the keys that may have signed a token with this kid and alg,
 // fetching the set first if it has none, or if the kid is unknown and the
-// cooldown allows.
+// cooldown allows. It fails as unavailable when the set is needed and cannot be
+// fetched (now, or at the last attempt within the cooldown), and as an unknown
+// key when the set, as last fetched, has no such key.
 func (k *keySet) candidates(ctx context.Context, kid, alg string) ([]jose.JSONWebKey, error) {
 	keys, stale := k.current()
 	if keys == nil {
