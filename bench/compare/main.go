@@ -107,7 +107,7 @@ func run(w io.Writer, o options) error {
 	pol.table(w)
 	fmt.Fprintf(w, "\n## Targets (issue 12)\n\n")
 	targets(w, lat, pol)
-	fmt.Fprintf(w, "\nLoad average at the end: %s; the run took %v.\n", loadAverage(), time.Since(began).Round(time.Second))
+	fmt.Fprintf(w, "\nLoad average at the end: %s; the run took %v.\n", fixture.LoadAverage(), time.Since(began).Round(time.Second))
 	progress("done in %v", time.Since(began).Round(time.Second))
 	return nil
 }
@@ -120,36 +120,9 @@ func header(w io.Writer) {
 	fmt.Fprintf(w, "# Performance comparison\n\n")
 	fmt.Fprintf(w, "- command: `go run ./bench/compare%s`\n", args)
 	fmt.Fprintf(w, "- go version: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(w, "- CPU: %s, %d logical CPUs, GOMAXPROCS %d\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(w, "- CPU: %s, %d logical CPUs, GOMAXPROCS %d\n", fixture.CPUModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Fprintf(w, "- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(w, "- load average at the start: %s\n\n", loadAverage())
-}
-
-// loadAverage is the first three fields of /proc/loadavg: on a shared machine,
-// what else was running.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
+	fmt.Fprintf(w, "- load average at the start: %s\n\n", fixture.LoadAverage())
 }
 
 // sample is one burst of one variant.

@@ -169,7 +169,7 @@ func newBench() (b *bench, err error) {
 	if err != nil {
 		return nil, err
 	}
-	b = &bench{root: root, dir: dir, rev: revision(root), built: map[string]string{}, load: loadAverage()}
+	b = &bench{root: root, dir: dir, rev: revision(root), built: map[string]string{}, load: fixture.LoadAverage()}
 	defer func() {
 		if err != nil {
 			b.close()
@@ -332,37 +332,13 @@ func (b *bench) print(w io.Writer, rows []row, took time.Duration) {
 		fmt.Fprintf(w, "bootstrap: %s, not built from this tree\n\n", b.given)
 	}
 	fmt.Fprintf(w, "Machine: %s, %d CPUs, %s/%s; %s; load average %s at start, %s at end\n\n",
-		cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), b.load, loadAverage())
+		fixture.CPUModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), b.load, fixture.LoadAverage())
 	fmt.Fprintln(w, "| part | measure | figure | target | met |")
 	fmt.Fprintln(w, "|---|---|---:|---|---|")
 	for _, r := range rows {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", r.part, r.measure, r.figure, r.target, r.met)
 	}
 	fmt.Fprintf(w, "\nRun time %.0f s, builds included.\n", took.Seconds())
-}
-
-// loadAverage is the one-minute load average: other work on the machine
-// skews every figure.
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.Fields(string(data))[0]
-}
-
-// cpuModel is the first model name in /proc/cpuinfo.
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if name, value, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "model name" {
-			return strings.TrimSpace(value)
-		}
-	}
-	return "unknown CPU"
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
