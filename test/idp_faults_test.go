@@ -232,6 +232,25 @@ func idpAttempts(f idpFault, in time.Duration) int {
 	return n
 }
 
+// recovers asks with token until it is allowed, once the provider answers
+// again: until then each answer must be the provider's failure, in time, and
+// the function must get there without another start-up. It says how many
+// invocations and how long that took.
+func recovers(t *testing.T, fn *function, what, token string) (int, time.Duration) {
+	t.Helper()
+	n, took := followed(t, fn, 3*idpCooldown, func() call { return ask(t, fn, deliveryMethod, deliveryPath, "Bearer "+token) },
+		func(c call) bool {
+			if c.outcome != "allow" {
+				checkIdPCall(t, what+", provider back", c, "error", "idp_unavailable")
+			}
+			return c.outcome == "allow"
+		})
+	if r := readyLines(fn); r != 1 {
+		t.Fatalf("%d start-ups logged, want 1", r)
+	}
+	return n, took
+}
+
 // readyLines counts the start-ups the function logged: a recovery must not
 // need another.
 func readyLines(fn *function) int { return len(matching(fn, 0, "authorizer ready")) }
@@ -275,16 +294,7 @@ func TestIdentityProviderFaultsAtColdStart(t *testing.T) {
 				}
 
 				p.set(idpHealthy, idpHealthy)
-				n, took := followed(t, fn, 3*idpCooldown, func() call { return ask(t, fn, deliveryMethod, deliveryPath, "Bearer "+admin) },
-					func(c call) bool {
-						if c.outcome != "allow" {
-							checkIdPCall(t, "valid token, provider back", c, "error", "idp_unavailable")
-						}
-						return c.outcome == "allow"
-					})
-				if r := readyLines(fn); r != 1 {
-					t.Fatalf("%d start-ups logged, want 1", r)
-				}
+				n, took := recovers(t, fn, "valid token", admin)
 				t.Logf("faulty: %d document and %d key-set requests; allowed %d invocations and %v after the provider came back, no cold start",
 					discoveries, sets, n, took.Round(time.Millisecond))
 			})
@@ -337,18 +347,9 @@ func TestIdentityProviderFaultsWhenWarm(t *testing.T) {
 			}
 
 			p.set(idpHealthy, idpHealthy)
-			n, took := followed(t, fn, 3*idpCooldown, func() call { return ask(t, fn, deliveryMethod, deliveryPath, "Bearer "+rotated) },
-				func(c call) bool {
-					if c.outcome != "allow" {
-						checkIdPCall(t, "new key, provider back", c, "error", "idp_unavailable")
-					}
-					return c.outcome == "allow"
-				})
+			n, took := recovers(t, fn, "new key", rotated)
 			checkIdPCall(t, "made-up key id, provider back", ask(t, fn, deliveryMethod, deliveryPath, "Bearer "+forged), "unauthorized", "token_unknown_key")
 			checkIdPCall(t, "held key, provider back", ask(t, fn, deliveryMethod, deliveryPath, "Bearer "+admin), "allow", "policy_allowed")
-			if r := readyLines(fn); r != 1 {
-				t.Fatalf("%d start-ups logged, want 1", r)
-			}
 			t.Logf("faulty: %d key-set requests; the new key verified %d invocations and %v after the set answered again",
 				sets, n, took.Round(time.Millisecond))
 		})
