@@ -35,29 +35,20 @@ type Verifier interface {
 	Verify(ctx context.Context, raw string) (*identity.Token, error)
 }
 
-// Decider evaluates the policy for an input document: the raw value of the
-// decision query, which the authorizer validates and logs as it is.
+// Decider evaluates the policy for an input document, as a Rego value
+// (policy.InputValue): the raw value of the decision query, which the
+// authorizer validates and logs as it is. The authorizer converts the input
+// once, for the policy, the shadow query and OPA's mask rules in the decision
+// log.
 type Decider interface {
-	Evaluate(ctx context.Context, input map[string]any) (any, error)
-}
-
-// ValueDecider is a Decider that also evaluates an input already converted to
-// a Rego value. The authorizer then converts the input once, for the policy,
-// the shadow query and OPA's mask rules in the decision log.
-type ValueDecider interface {
 	EvaluateValue(ctx context.Context, input ast.Value) (any, error)
-}
-
-// ValueShadower is a Shadower that takes the input as a Rego value.
-type ValueShadower interface {
-	ShadowValue(ctx context.Context, input ast.Value) (any, error)
 }
 
 // Shadower is a Decider with a shadow query (AUTHZ_SHADOW_QUERY): a second
 // decision evaluated on the same input, logged and never enforced.
 type Shadower interface {
 	ShadowQuery() string
-	Shadow(ctx context.Context, input map[string]any) (any, error)
+	ShadowValue(ctx context.Context, input ast.Value) (any, error)
 }
 
 // Options assemble an authorizer.
@@ -308,19 +299,15 @@ func (a *Authorizer) decide(ctx context.Context, event []byte, res *Result) {
 	res.Outcome, res.Reason, res.Response = outcome, reason, resp
 }
 
-// evaluate asks the policy, with the input as a Rego value when the Decider
-// takes one (kept in res for the shadow and the log).
+// evaluate asks the policy, with the input as a Rego value (kept in res for
+// the shadow and the log).
 func (a *Authorizer) evaluate(ctx context.Context, res *Result) (any, error) {
-	vd, ok := a.opts.Decider.(ValueDecider)
-	if !ok {
-		return a.opts.Decider.Evaluate(ctx, res.Input)
-	}
 	v, err := policy.InputValue(res.Input)
 	if err != nil {
 		return nil, err
 	}
 	res.InputValue = v
-	return vd.EvaluateValue(ctx, v)
+	return a.opts.Decider.EvaluateValue(ctx, v)
 }
 
 // takeToken finds the token of the event and removes its source from the

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/apigw-authz/authz/internal/devissuer"
 	"github.com/apigw-authz/authz/internal/gateway"
@@ -202,7 +203,7 @@ type panicking struct{}
 
 func (panicking) Verify(context.Context, string) (*identity.Token, error) { panic("verifier bug") }
 
-func (panicking) Evaluate(context.Context, map[string]any) (any, error) {
+func (panicking) EvaluateValue(context.Context, ast.Value) (any, error) {
 	panic("policy bug")
 }
 
@@ -256,9 +257,13 @@ type recordingDecider struct {
 	seen *map[string]any
 }
 
-func (r recordingDecider) Evaluate(ctx context.Context, input map[string]any) (any, error) {
-	*r.seen = input
-	return r.next.Evaluate(ctx, input)
+func (r recordingDecider) EvaluateValue(ctx context.Context, input ast.Value) (any, error) {
+	doc, err := ast.JSON(input)
+	if err != nil {
+		return nil, err
+	}
+	*r.seen = doc.(map[string]any)
+	return r.next.EvaluateValue(ctx, input)
 }
 
 func TestDecisionLogLine(t *testing.T) {

@@ -15,12 +15,8 @@ import (
 	"github.com/apigw-authz/authz/internal/policy"
 )
 
-// The policy in force takes the input as a Rego value, converted once for
-// the policy, the shadow and the decision log's mask rules.
-var (
-	_ ValueDecider  = (*delivery.Policy)(nil)
-	_ ValueShadower = (*delivery.Policy)(nil)
-)
+// The policy in force is the authorizer's Decider and Shadower.
+var _ Shadower = (*delivery.Policy)(nil)
 
 // Build assembles the authorizer from the configuration: the token verifier, the
 // compiled policy and the gateway adapter. It compiles the policy once, here; the
@@ -111,7 +107,11 @@ func (a *Authorizer) Warm(ctx context.Context) error {
 // DecideInput evaluates the policy on an input document directly, for tools
 // that explore how a decision depends on the input.
 func (a *Authorizer) DecideInput(ctx context.Context, input map[string]any) (*decision.Decision, error) {
-	v, err := a.opts.Decider.Evaluate(ctx, input)
+	value, err := policy.InputValue(input)
+	if err != nil {
+		return nil, err
+	}
+	v, err := a.opts.Decider.EvaluateValue(ctx, value)
 	if err != nil {
 		return nil, err
 	}

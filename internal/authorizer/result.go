@@ -55,8 +55,7 @@ type Result struct {
 	// Token is the verified token, nil when there was none.
 	Token *identity.Token
 	// Input is the document the policy saw, nil when it was not asked;
-	// InputValue is the same as a Rego value, when the Decider takes one
-	// (see ValueDecider).
+	// InputValue is the same as the Rego value the policy evaluated.
 	Input      map[string]any
 	InputValue ast.Value
 	// Value is the decision query's value as the policy returned it, nil

@@ -30,7 +30,7 @@ type Shadow struct {
 // outcome or response: its errors and panics are the shadow's own.
 func (a *Authorizer) shadow(ctx context.Context, res *Result) {
 	s, ok := a.opts.Decider.(Shadower)
-	if !ok || s.ShadowQuery() == "" || res.Input == nil {
+	if !ok || s.ShadowQuery() == "" || res.InputValue == nil {
 		return
 	}
 	sh := &Shadow{Query: s.ShadowQuery()}
@@ -42,13 +42,7 @@ func (a *Authorizer) shadow(ctx context.Context, res *Result) {
 		}
 		sh.Latency = a.opts.Now().Sub(began)
 	}()
-	var v any
-	var err error
-	if vs, ok := s.(ValueShadower); ok && res.InputValue != nil {
-		v, err = vs.ShadowValue(ctx, res.InputValue)
-	} else {
-		v, err = s.Shadow(ctx, res.Input)
-	}
+	v, err := s.ShadowValue(ctx, res.InputValue)
 	var d *decision.Decision
 	if err == nil {
 		d, err = policy.ParseDecision(v)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/apigw-authz/authz/internal/config"
 	"github.com/apigw-authz/authz/internal/metrics"
 )
@@ -20,7 +22,7 @@ type shadowing struct {
 
 func (s shadowing) ShadowQuery() string { return "data.candidate.decision" }
 
-func (s shadowing) Shadow(context.Context, map[string]any) (any, error) { return s.shadow() }
+func (s shadowing) ShadowValue(context.Context, ast.Value) (any, error) { return s.shadow() }
 
 // TestAFailingShadowNeverChangesTheOutcome: whatever the shadow does, error,
 // panic, a decision that is not one or the opposite decision, the response

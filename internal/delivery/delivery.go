@@ -245,23 +245,14 @@ func (p *Policy) EvaluateValue(ctx context.Context, input ast.Value) (any, error
 	return e.EvaluateValue(ctx, input)
 }
 
-// ShadowValue is Shadow for an input already converted to a Rego value.
+// ShadowValue evaluates the shadow query of the policy in force (see
+// policy.Engine.ShadowValue).
 func (p *Policy) ShadowValue(ctx context.Context, input ast.Value) (any, error) {
 	e, err := p.engine()
 	if err != nil {
 		return nil, err
 	}
 	return e.ShadowValue(ctx, input)
-}
-
-// Shadow evaluates the shadow query of the policy in force (see
-// policy.Engine.Shadow).
-func (p *Policy) Shadow(ctx context.Context, input map[string]any) (any, error) {
-	v, err := policy.InputValue(input)
-	if err != nil {
-		return nil, err
-	}
-	return p.ShadowValue(ctx, v)
 }
 
 // ShadowQuery is AUTHZ_SHADOW_QUERY, or "".

@@ -75,7 +75,7 @@ type Options struct {
 	// not need at its cold start.
 	Mentions bool
 	// Shadow is AUTHZ_SHADOW_QUERY: a second decision prepared beside the
-	// live one (Engine.Shadow); "" for none.
+	// live one (Engine.ShadowValue); "" for none.
 	Shadow string
 }
 
@@ -330,18 +330,9 @@ func (e *Engine) ShadowError() error {
 	return e.shadow.err
 }
 
-// Shadow evaluates the shadow query for input and returns its raw value, as
-// Evaluate does for the decision query. It is never enforced: the caller
-// logs what it says.
-func (e *Engine) Shadow(ctx context.Context, input map[string]any) (any, error) {
-	v, err := InputValue(input)
-	if err != nil {
-		return nil, err
-	}
-	return e.ShadowValue(ctx, v)
-}
-
-// ShadowValue is Shadow for an input already converted to a Rego value.
+// ShadowValue evaluates the shadow query for input, a Rego value
+// (InputValue), and returns its raw value, as EvaluateValue does for the
+// decision query. It is never enforced: the caller logs what it says.
 func (e *Engine) ShadowValue(ctx context.Context, input ast.Value) (any, error) {
 	switch {
 	case e.shadow == nil:
